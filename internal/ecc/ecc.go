@@ -11,6 +11,7 @@ package ecc
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
@@ -269,4 +270,23 @@ func Sign(rand io.Reader, k *ecdsa.PrivateKey, digest []byte) ([SignatureSize]by
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
 	return sig, nil
+}
+
+// MarshalText encodes the point as base64 of X‖Y (for JSON state files).
+func (p Point) MarshalText() ([]byte, error) {
+	return []byte(base64.StdEncoding.EncodeToString(p[:])), nil
+}
+
+// UnmarshalText decodes base64 X‖Y and checks the point is on the curve.
+func (p *Point) UnmarshalText(b []byte) error {
+	raw, err := base64.StdEncoding.DecodeString(string(b))
+	if err != nil {
+		return ErrPoint
+	}
+	q, err := ParsePoint(raw)
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }

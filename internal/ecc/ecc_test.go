@@ -86,3 +86,15 @@ func TestSignVerify(t *testing.T) {
 	sig[5] ^= 1
 	require.False(t, Verify(pub, d[:], sig[:]))
 }
+
+func TestPointText(t *testing.T) {
+	k, _ := RandomScalar(rand.Reader)
+	p, err := ScalarBaseMult(k)
+	require.NoError(t, err)
+	txt, err := p.MarshalText()
+	require.NoError(t, err)
+	var q Point
+	require.NoError(t, q.UnmarshalText(txt))
+	require.Equal(t, p, q)
+	require.ErrorIs(t, q.UnmarshalText([]byte("AAAA")), ErrPoint)
+}

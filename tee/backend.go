@@ -1,0 +1,145 @@
+package tee
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/tee/internal/tpm"
+	"github.com/prsim/prsim/tee/internal/tpm/sim"
+)
+
+// ErrBackend is returned for a backend URI prsim does not understand.
+var ErrBackend = errors.New("tee: unknown key backend (want soft, sim, sim:SEED, swtpm:HOST:PORT or a TPM device path)")
+
+// Backend is an open key store: pure Go, or a TPM shared by every device
+// opened on it. Close it after the devices.
+type Backend struct {
+	uri string
+	tpm *tpm.TPM // nil for soft
+}
+
+// ResolveBackend turns a backend URI into the concrete one a device records:
+// "sim" becomes "sim:SEED" with a fresh random seed, so that a device's
+// simulator (and so its key blobs) can be re-created in a later process.
+func ResolveBackend(uri string, rand io.Reader) (string, error) {
+	switch {
+	case uri == "" || uri == "soft":
+		return "soft", nil
+	case uri == "sim":
+		var b [8]byte
+		if _, err := io.ReadFull(rand, b[:]); err != nil {
+			return "", err
+		}
+		return "sim:" + strconv.FormatInt(int64(binary.BigEndian.Uint64(b[:])>>1), 10), nil
+	case strings.HasPrefix(uri, "sim:"):
+		if _, err := strconv.ParseInt(uri[4:], 10, 64); err != nil {
+			return "", ErrBackend
+		}
+		return uri, nil
+	case strings.HasPrefix(uri, "swtpm:"), strings.HasPrefix(uri, "/"):
+		return uri, nil
+	}
+	return "", ErrBackend
+}
+
+// OpenBackend opens a concrete backend URI (see [ResolveBackend]). Only one
+// simulator can be open per process; a second "sim:" Open waits for the
+// first Close.
+func OpenBackend(uri string) (*Backend, error) {
+	switch {
+	case uri == "soft":
+		return &Backend{uri: uri}, nil
+	case strings.HasPrefix(uri, "sim:"):
+		seed, err := strconv.ParseInt(uri[4:], 10, 64)
+		if err != nil {
+			return nil, ErrBackend
+		}
+		t, err := sim.Open(seed)
+		if err != nil {
+			return nil, fmt.Errorf("tee: %w", err)
+		}
+		return &Backend{uri: uri, tpm: t}, nil
+	case strings.HasPrefix(uri, "swtpm:"):
+		t, err := tpm.DialSwtpm(uri[len("swtpm:"):])
+		if err != nil {
+			return nil, fmt.Errorf("tee: %w", err)
+		}
+		return &Backend{uri: uri, tpm: t}, nil
+	case strings.HasPrefix(uri, "/"):
+		t, err := tpm.OpenDevice(uri)
+		if err != nil {
+			return nil, fmt.Errorf("tee: %w", err)
+		}
+		return &Backend{uri: uri, tpm: t}, nil
+	}
+	return nil, ErrBackend
+}
+
+// URI returns the concrete backend URI.
+func (b *Backend) URI() string { return b.uri }
+
+// IsTPM reports whether keys live in a TPM.
+func (b *Backend) IsTPM() bool { return b.tpm != nil }
+
+// Close releases the TPM, if any.
+func (b *Backend) Close() error {
+	if b.tpm == nil {
+		return nil
+	}
+	return b.tpm.Close()
+}
+
+type keyKind = tpm.KeyKind
+
+const (
+	keyKindSign = tpm.SignKey
+	keyKindECDH = tpm.ECDHKey
+)
+
+func (b *Backend) generate(kind keyKind) (ecc.Point, []byte, error) {
+	if b.tpm != nil {
+		return b.tpm.Generate(kind)
+	}
+	k, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return ecc.Point{}, nil, err
+	}
+	p, err := ecc.ParsePoint(k.PublicKey().Bytes()[1:])
+	return p, k.Bytes(), err
+}
+
+func (b *Backend) public(blob []byte) (ecc.Point, error) {
+	if b.tpm != nil {
+		return tpm.Public(blob)
+	}
+	p, err := ecc.ScalarBaseMult(blob)
+	if err != nil {
+		return ecc.Point{}, errors.New("tee: malformed key blob")
+	}
+	return p, nil
+}
+
+func (b *Backend) sign(blob, digest []byte) ([64]byte, error) {
+	if b.tpm != nil {
+		return b.tpm.Sign(blob, digest)
+	}
+	k, err := softKey(blob)
+	if err != nil {
+		return [64]byte{}, err
+	}
+	return ecc.Sign(rand.Reader, k, digest)
+}
+
+func (b *Backend) zgen(blob []byte, p ecc.Point) (ecc.Point, error) {
+	if b.tpm != nil {
+		return b.tpm.ZGen(blob, p)
+	}
+	return ecc.ScalarMult(blob, p)
+}

@@ -1,0 +1,37 @@
+// Package tee is prsim's trusted execution environment: the only place
+// device private keys and content keys exist.
+//
+// It follows the function families of PlayReady's PRiTEE
+// (spec/policies-and-outputs.md §11):
+//
+//   - LPROV: [Provision] generates the device signing and encryption keys in
+//     the key backend and builds the leaf certificate, signed by the model
+//     (group) key (spec/bcert.md §12).
+//   - BASE / SIGN: [Device.NewNonce] and [Device.SignDigest] for challenges.
+//   - LICPREP: [Device.Bind] verifies an XMR license and unwraps its content
+//     key (spec/xmr.md §8–§10): the license's ECC device key must be this
+//     device's encryption key, the device security level must meet the
+//     license minimum, the ElGamal ciphertext is opened with ECDH_ZGen in the
+//     backend, and the CMAC is checked with CI before CK is accepted.
+//   - DECRYPT: a bound [Key] is a decryptor handle for AES-128-CTR (cenc) and
+//     AES-128-CBC pattern (cbcs) samples. The REE holds handles, never key
+//     bytes.
+//
+// # Backends
+//
+// Key backends are chosen by URI ([OpenBackend]): "soft" (pure Go, for fleets
+// of thousands of devices), "sim" / "sim:SEED" (the go-tpm-tools in-process
+// TPM simulator, needs cgo), "swtpm:HOST:PORT", or a TPM device path such as
+// "/dev/tpmrm0". With a TPM the private keys never leave it: each operation
+// loads a wrapped blob, signs or runs ZGen, and flushes (spec/tpm.md §9).
+//
+// # Security considerations
+//
+// CI/CK live in process memory ("TEE RAM") after unwrapping, as on real
+// PlayReady TEEs (ZGen exposes d·C1 to the host anyway). [Key.Close] zeroes
+// the key bytes prsim holds; the AES key schedule inside crypto/aes cannot be
+// wiped and is dropped for the garbage collector. The soft backend's blobs are
+// the raw private scalars: it models SL150 hardware with no protection.
+// Nothing in this package formats key bytes: [Key] implements fmt.Formatter
+// and slog.LogValuer and prints only its KID.
+package tee

@@ -1,0 +1,137 @@
+package tee
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/xmr"
+)
+
+// Key is a bound content key: a decryptor handle. Its key bytes never leave
+// the package; Close wipes them.
+type Key struct {
+	kid        kid.ID
+	keyType    uint16
+	minSL      uint16
+	persistent bool
+	rightsID   [16]byte
+	license    *xmr.License
+
+	mu     sync.Mutex
+	ck     [16]byte
+	block  cipher.Block
+	closed bool
+}
+
+// Bind verifies an XMR license for this device and unwraps its content key
+// (DRM_TEE_LICPREP_PackageKey). Checks, in order: the license parses
+// (unknown must-understand objects reject it); it is a simple ECC-256 license
+// for an AES-CTR or AES-CBC key; its ECC device key is this device's
+// encryption key (else DRM_E_LICENSEMISMATCH); the device meets its minimum
+// security level (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); a non-persistent
+// license carries an outstanding nonce as rights ID (DRM_E_LICENSEMISMATCH);
+// and its CMAC verifies with the unwrapped CI (DRM_E_LIC_SIGNATURE_FAILURE).
+// Only then is CK accepted.
+func (d *Device) Bind(license []byte) (*Key, error) {
+	lic, err := xmr.Parse(license)
+	if err != nil {
+		return nil, fmt.Errorf("tee: %w", err)
+	}
+	ck, err := lic.ContentKey()
+	if err != nil {
+		return nil, fmt.Errorf("tee: %w", err)
+	}
+	if ck.CipherType != xmr.CipherECC256 || len(ck.EncKey) != ecc.CiphertextSize {
+		return nil, fmt.Errorf("tee: content key is not ECC-256 bound: %w", drm.ErrInvalidLicense)
+	}
+	if ck.KeyType != xmr.KeyTypeAESCTR && ck.KeyType != xmr.KeyTypeAESCBC {
+		return nil, fmt.Errorf("tee: unsupported content key type %d: %w", ck.KeyType, drm.ErrInvalidLicense)
+	}
+	dk, ok := lic.DeviceKey()
+	if !ok || dk != d.encPub {
+		return nil, fmt.Errorf("tee: license is bound to another device key: %w", drm.ErrLicenseMismatch)
+	}
+	minSL := lic.MinSecurityLevel()
+	if uint32(minSL) > d.st.SecurityLevel {
+		return nil, fmt.Errorf("tee: license needs security level %d, device has %d: %w", minSL, d.st.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
+	}
+	if !lic.Persistent() && !d.nonceOutstanding(lic.RightsID) {
+		return nil, fmt.Errorf("tee: non-persistent license does not answer an outstanding challenge: %w", drm.ErrLicenseMismatch)
+	}
+	ct := ecc.Ciphertext(ck.EncKey)
+	c1, _ := ct.Split()
+	z, err := d.b.zgen(d.st.EncKey, c1)
+	if err != nil {
+		return nil, fmt.Errorf("tee: content key unwrap failed: %w", drm.ErrInvalidLicense)
+	}
+	m, err := ecc.Finish(ct, z)
+	if err != nil {
+		return nil, fmt.Errorf("tee: content key unwrap failed: %w", drm.ErrInvalidLicense)
+	}
+	x := m.X()
+	defer clear(x[:])
+	if err := lic.VerifySignature(x[:16]); err != nil {
+		return nil, fmt.Errorf("tee: %w", err)
+	}
+	k := &Key{
+		kid:        ck.KID,
+		keyType:    ck.KeyType,
+		minSL:      minSL,
+		persistent: lic.Persistent(),
+		rightsID:   lic.RightsID,
+		license:    lic,
+	}
+	copy(k.ck[:], x[16:])
+	if k.block, err = aes.NewCipher(k.ck[:]); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// KID returns the key identifier.
+func (k *Key) KID() kid.ID { return k.kid }
+
+// CBC reports whether the key is an AES-CBC (cbcs) key; otherwise AES-CTR.
+func (k *Key) CBC() bool { return k.keyType == xmr.KeyTypeAESCBC }
+
+// MinSecurityLevel is the license's minimum security level.
+func (k *Key) MinSecurityLevel() uint16 { return k.minSL }
+
+// Persistent reports whether the license may be stored.
+func (k *Key) Persistent() bool { return k.persistent }
+
+// RightsID returns the license ID (XMR header bytes 8–23).
+func (k *Key) RightsID() [16]byte { return k.rightsID }
+
+// License returns the parsed license (policy view; holds no key bytes in the clear).
+func (k *Key) License() *xmr.License { return k.license }
+
+// Close wipes the content key. Further decryption fails.
+func (k *Key) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	clear(k.ck[:])
+	k.block = nil
+	k.closed = true
+	return nil
+}
+
+// Format prints only the KID, whatever the verb: key bytes must not reach
+// logs or errors.
+func (k *Key) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "tee.Key{kid: %s}", k.kid)
+}
+
+// LogValue implements slog.LogValuer with the same redaction.
+func (k *Key) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kid", k.kid.String()))
+}
+
+var _ slog.LogValuer = (*Key)(nil)
+var _ fmt.Formatter = (*Key)(nil)

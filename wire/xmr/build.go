@@ -1,0 +1,209 @@
+package xmr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/prsim/prsim/internal/cmac"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/wire/kid"
+)
+
+// Template describes a version-3 license for [Template.Build]. Optional
+// objects are written when their field is non-nil / non-zero.
+type Template struct {
+	RightsID             [16]byte // the challenge nonce for non-persistent licenses (spec/soap.md §8)
+	MinSecurityLevel     uint16   // 0x34
+	RIV                  uint32   // 0x32
+	IssueDate            uint32   // 0x13; 0 = omit
+	Expiration           *Expiration
+	ExpireAfterFirstPlay *uint32 // 0x30, seconds
+	RemovalDate          *uint32 // 0x50
+	RealTimeExpiration   bool    // 0x55
+	Settings             *uint16 // 0x0D, e.g. SettingCannotPersist
+	SecureStopID         *[16]byte
+	SourceID             *uint32 // 0x22
+	Domain               *Domain // 0x29; forbids Uplink
+
+	Play         bool // include PLAYBACK_POLICY_CONTAINER (the Play right)
+	OPL          *OPL
+	AnalogVideo  []OutputConfig // 0x07{0x08…}
+	DigitalAudio []OutputConfig // 0x2E{0x31…}
+	DigitalVideo []OutputConfig // 0x58{0x59…}
+	PlayEnablers []kid.ID       // one 0x36{0x39} per enabler
+
+	ContentKey ContentKey
+	DeviceKey  ecc.Point // 0x2A; the zero point omits it (chained leaf licenses)
+	Uplink     *Uplink   // 0x3B, for chained leaf licenses
+
+	Extra      []*Object // appended raw to the global policy container
+	PlayExtra  []*Object // appended raw to the playback container (extensible restrictions)
+	OuterExtra []*Object // inserted raw into the outer container before the key material (extensible rights)
+}
+
+// Build encodes the license and signs it with the content integrity key ci
+// (spec/xmr.md §9, §12): canonical flags of §5, the signature last, its tag
+// the AES-CMAC under ci of every byte before the signature object.
+//
+// Build checks its own fields but not the Extra objects, so tests can build
+// licenses that Parse rejects.
+func (t *Template) Build(ci []byte) ([]byte, error) {
+	if len(ci) != 16 {
+		return nil, errors.New("xmr: content integrity key must be 16 bytes")
+	}
+	ck := t.ContentKey
+	if !keyTypeAllowed(Version3, ck.KeyType) {
+		return nil, errors.New("xmr: content keyType not allowed in a version 3 license")
+	}
+	switch ck.CipherType {
+	case CipherECC256, CipherECC256KZ:
+		if len(ck.EncKey) != EncKeySizeECC256 {
+			return nil, errors.New("xmr: ECC-256 encKey must be 128 bytes")
+		}
+	case CipherChained:
+		if len(ck.EncKey) != EncKeySizeChained {
+			return nil, errors.New("xmr: chained encKey must be 32 bytes")
+		}
+	}
+	if len(ck.EncKey) > 0xFFFF {
+		return nil, errors.New("xmr: encKey too long")
+	}
+	if t.Domain != nil && t.Uplink != nil {
+		return nil, errors.New("xmr: a domain-bound license may not hold an uplink KID")
+	}
+	if t.Uplink != nil && len(t.Uplink.Checksum) > 0xFFFF {
+		return nil, errors.New("xmr: uplink checksum too long")
+	}
+	if !t.Play && (t.OPL != nil || len(t.AnalogVideo)+len(t.DigitalAudio)+len(t.DigitalVideo)+len(t.PlayEnablers)+len(t.PlayExtra) > 0) {
+		return nil, errors.New("xmr: output restrictions need the Play right")
+	}
+
+	outer := NewContainer(flagsMC, TypeOuterContainer, t.global())
+	if t.Play {
+		outer.Children = append(outer.Children, t.playback())
+	}
+	outer.Children = append(outer.Children, t.OuterExtra...)
+	outer.Children = append(outer.Children, t.keyMaterial())
+	var sig [4 + signatureTagSize]byte
+	binary.BigEndian.PutUint16(sig[0:], SignatureTypeAESCMAC)
+	binary.BigEndian.PutUint16(sig[2:], signatureTagSize)
+	outer.Children = append(outer.Children, NewLeaf(FlagMustUnderstand, TypeSignature, sig[:]))
+
+	if uint64(HeaderSize+outer.Len()) > maxLicenseLen {
+		return nil, errors.New("xmr: license too long")
+	}
+	l := &License{Version: Version3, RightsID: t.RightsID, Outer: outer}
+	b := l.Bytes()
+	tag, err := cmac.Sum(ci, b[:len(b)-signatureHeaderAndFieldLen-signatureTagSize])
+	if err != nil {
+		return nil, fmt.Errorf("xmr: failed to compute the license MAC: %w", err)
+	}
+	copy(b[len(b)-signatureTagSize:], tag[:])
+	return b, nil
+}
+
+// maxLicenseLen keeps every length field within u32.
+const maxLicenseLen = 1<<32 - 1
+
+func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+func guidBytes(id kid.ID) []byte {
+	g := id.GUID()
+	return g[:]
+}
+
+func leaf(t uint16, body []byte) *Object {
+	return NewLeaf(types[t].flags, t, body)
+}
+
+func (t *Template) global() *Object {
+	g := NewContainer(flagsMC, TypeGlobalPolicyContainer,
+		leaf(TypeSecurityLevel, u16(t.MinSecurityLevel)),
+		leaf(TypeRevocationInfoVersion2, u32(t.RIV)))
+	add := func(o *Object) { g.Children = append(g.Children, o) }
+	if t.IssueDate != 0 {
+		add(leaf(TypeIssueDate, u32(t.IssueDate)))
+	}
+	if e := t.Expiration; e != nil {
+		add(leaf(TypeExpiration, append(u32(e.Begin), u32(e.End)...)))
+	}
+	if t.ExpireAfterFirstPlay != nil {
+		add(leaf(TypeExpirationAfterFirstPlay, u32(*t.ExpireAfterFirstPlay)))
+	}
+	if t.RemovalDate != nil {
+		add(leaf(TypeRemovalDate, u32(*t.RemovalDate)))
+	}
+	if t.RealTimeExpiration {
+		add(leaf(TypeRealTimeExpiration, nil))
+	}
+	if t.Settings != nil {
+		add(leaf(TypeSettings, u16(*t.Settings)))
+	}
+	if t.SecureStopID != nil {
+		add(leaf(TypeSecureStop, append([]byte{}, t.SecureStopID[:]...)))
+	}
+	if t.SourceID != nil {
+		add(leaf(TypeSourceID, u32(*t.SourceID)))
+	}
+	if d := t.Domain; d != nil {
+		add(leaf(TypeDomainID, append(append([]byte{}, d.AccountID[:]...), u32(d.Revision)...)))
+	}
+	g.Children = append(g.Children, t.Extra...)
+	return g
+}
+
+func (t *Template) playback() *Object {
+	p := NewContainer(types[TypePlaybackPolicyContainer].flags, TypePlaybackPolicyContainer)
+	add := func(o *Object) { p.Children = append(p.Children, o) }
+	if o := t.OPL; o != nil {
+		var b []byte
+		for _, v := range []uint16{o.CompressedDigitalVideo, o.UncompressedDigitalVideo, o.AnalogVideo, o.CompressedDigitalAudio, o.UncompressedDigitalAudio} {
+			b = binary.BigEndian.AppendUint16(b, v)
+		}
+		add(leaf(TypeOutputProtection, b))
+	}
+	explicit := func(ct, et uint16, cfgs []OutputConfig) {
+		if len(cfgs) == 0 {
+			return
+		}
+		c := NewContainer(types[ct].flags, ct)
+		for _, cfg := range cfgs {
+			c.Children = append(c.Children, leaf(et, append(guidBytes(cfg.ID), cfg.Data...)))
+		}
+		add(c)
+	}
+	explicit(TypeExplicitAnalogVideoContainer, TypeAnalogVideoOutputConfig, t.AnalogVideo)
+	explicit(TypeExplicitDigitalAudioContainer, TypeDigitalAudioOutputConfig, t.DigitalAudio)
+	explicit(TypeExplicitDigitalVideoContainer, TypeDigitalVideoOutputConfig, t.DigitalVideo)
+	// One container per enabler: the table marks 0x36 itself "dup ok",
+	// which only makes sense if each container carries one enabler.
+	for _, id := range t.PlayEnablers {
+		add(NewContainer(types[TypePlayEnablerContainer].flags, TypePlayEnablerContainer, leaf(TypePlayEnabler, guidBytes(id))))
+	}
+	p.Children = append(p.Children, t.PlayExtra...)
+	return p
+}
+
+func (t *Template) keyMaterial() *Object {
+	ck := t.ContentKey
+	b := guidBytes(ck.KID)
+	b = binary.BigEndian.AppendUint16(b, ck.KeyType)
+	b = binary.BigEndian.AppendUint16(b, ck.CipherType)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(ck.EncKey)))
+	b = append(b, ck.EncKey...)
+	k := NewContainer(flagsMC, TypeKeyMaterialContainer, leaf(TypeContentKey, b))
+	if t.DeviceKey != (ecc.Point{}) {
+		d := binary.BigEndian.AppendUint16(nil, CurveP256)
+		d = binary.BigEndian.AppendUint16(d, ecc.PointSize)
+		k.Children = append(k.Children, leaf(TypeECCDeviceKey, append(d, t.DeviceKey[:]...)))
+	}
+	if u := t.Uplink; u != nil {
+		d := guidBytes(u.KID)
+		d = binary.BigEndian.AppendUint16(d, u.ChecksumType)
+		d = binary.BigEndian.AppendUint16(d, uint16(len(u.Checksum)))
+		k.Children = append(k.Children, leaf(TypeUplinkKID2, append(d, u.Checksum...)))
+	}
+	return k
+}
