@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/wire/bcert"
+)
+
+func newDeviceCmd() *cobra.Command {
+	c := &cobra.Command{Use: "device", Short: "Provision and inspect simulated devices"}
+	c.AddCommand(newDeviceNewCmd(), newDeviceInfoCmd())
+	return c
+}
+
+type deviceNewOptions struct {
+	pki     string
+	dir     string
+	sl      uint32
+	version string
+	tpm     string
+	json    bool
+}
+
+func (o *deviceNewOptions) addFlags(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&o.pki, "pki", "", "test PKI directory (required)")
+	f.StringVar(&o.dir, "dir", "", "device directory to create (required)")
+	f.Uint32Var(&o.sl, "sl", 0, "security level: 150, 2000 or 3000 (required)")
+	f.StringVar(&o.version, "version", "4.5", "PlayReady version: 2.0, 3.0, 4.3 or 4.5")
+	f.StringVar(&o.tpm, "tpm", "sim", "key backend: sim, sim:SEED, swtpm:HOST:PORT, /dev/tpmrm0 or soft")
+	f.BoolVar(&o.json, "json", false, "print device info as JSON")
+	_ = c.MarkFlagRequired("pki")
+	_ = c.MarkFlagRequired("dir")
+	_ = c.MarkFlagRequired("sl")
+}
+
+func newDeviceNewCmd() *cobra.Command {
+	o := &deviceNewOptions{}
+	c := &cobra.Command{
+		Use:   "new --pki PKI --dir DEV --sl 150|2000|3000 [--version 4.5] [--tpm sim|swtpm:HOST:PORT|/dev/tpmrm0|soft]",
+		Short: "Provision a device: keys generated in the TEE backend, leaf certificate signed by the model key",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.sl != 150 && o.sl != 2000 && o.sl != 3000 {
+				return usagef("--sl must be 150, 2000 or 3000")
+			}
+			p, err := pki.Load(o.pki)
+			if err != nil {
+				return err
+			}
+			model, err := p.Model(o.sl)
+			if err != nil {
+				return err
+			}
+			d, err := ree.NewDevice(o.dir, ree.NewDeviceOptions{
+				Version: o.version, SecurityLevel: o.sl, Backend: o.tpm,
+				ModelChain: model.Chain, ModelSigner: pki.KeySigner{Key: model.Key, Rand: rand.Reader},
+				Roots: []ecc.Point{p.Root},
+			})
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			if o.json {
+				return writeJSON(cmd.OutOrStdout(), deviceInfo(d))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "provisioned SL%d PlayReady %s device in %s (backend %s)\n", o.sl, d.Version, o.dir, d.Backend())
+			return nil
+		},
+	}
+	o.addFlags(c)
+	return c
+}
+
+type deviceInfoJSON struct {
+	Dir            string   `json:"dir"`
+	Version        string   `json:"version"`
+	SecurityLevel  uint32   `json:"security_level"`
+	Backend        string   `json:"backend"`
+	TPM            bool     `json:"tpm"`
+	CertID         string   `json:"cert_id"`
+	ClientID       string   `json:"client_id"`
+	Digest         string   `json:"digest"`
+	Manufacturer   string   `json:"manufacturer"`
+	Model          string   `json:"model"`
+	Features       []uint32 `json:"features"`
+	ChainLength    int      `json:"chain_length"`
+	SigningKey     string   `json:"signing_key"`
+	EncryptionKey  string   `json:"encryption_key"`
+	StoredLicenses int      `json:"stored_licenses"`
+}
+
+func deviceInfo(d *ree.Device) deviceInfoJSON {
+	info := deviceInfoJSON{Dir: d.Dir, Version: d.Version, SecurityLevel: d.TEE.SecurityLevel(), Backend: d.Backend(),
+		TPM: d.Backend() != "soft"}
+	if chain, err := bcert.ParseChain(d.TEE.Chain()); err == nil {
+		leaf := chain.Leaf()
+		b := leaf.Basic()
+		info.CertID = hex.EncodeToString(b.CertID[:])
+		info.ClientID = hex.EncodeToString(b.ClientID[:])
+		info.Digest = hex.EncodeToString(b.Digest[:])
+		info.Features = leaf.Features()
+		if m, ok := leaf.Manufacturer(); ok {
+			info.Manufacturer, info.Model = m.Name, m.Model
+		}
+		info.ChainLength = len(chain.Certs)
+	}
+	sp, ep := d.TEE.Public(), d.TEE.EncryptionKey()
+	info.SigningKey = hex.EncodeToString(sp[:])
+	info.EncryptionKey = hex.EncodeToString(ep[:])
+	if ls, err := d.Client.StoredLicenses(); err == nil {
+		info.StoredLicenses = len(ls)
+	}
+	return info
+}
+
+type deviceInfoOptions struct {
+	dir  string
+	json bool
+}
+
+func newDeviceInfoCmd() *cobra.Command {
+	o := &deviceInfoOptions{}
+	c := &cobra.Command{
+		Use:   "info --dir DEV --json",
+		Short: "Show a device's persona, certificate and public keys",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := ree.OpenDevice(o.dir)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			info := deviceInfo(d)
+			if o.json {
+				return writeJSON(cmd.OutOrStdout(), info)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "SL%d PlayReady %s device, backend %s, %d stored license(s), %s %s\n",
+				info.SecurityLevel, info.Version, info.Backend, info.StoredLicenses, info.Manufacturer, info.Model)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.dir, "dir", "", "device directory (required)")
+	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("dir")
+	return c
+}

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/wire/pro"
+	"github.com/prsim/prsim/wire/xmr"
+)
+
+func newLicenseCmd() *cobra.Command {
+	c := &cobra.Command{Use: "license", Short: "Acquire and list licenses"}
+	c.AddCommand(newLicenseAcquireCmd(), newLicenseListCmd())
+	return c
+}
+
+type acquireOptions struct {
+	dev    string
+	pro    string
+	pssh   string
+	mpd    string
+	header string
+	url    string
+	json   bool
+}
+
+func (o *acquireOptions) addFlags(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&o.dev, "dev", "", "device directory (required)")
+	f.StringVar(&o.pro, "pro", "", "base64 PlayReady Object")
+	f.StringVar(&o.pssh, "pssh", "", "base64 pssh box")
+	f.StringVar(&o.mpd, "mpd", "", "DASH manifest file")
+	f.StringVar(&o.header, "header", "", "file holding a WRMHEADER (XML, UTF-8 or UTF-16LE) or a binary PRO")
+	f.StringVar(&o.url, "url", "", "license URL replacing the header's LA_URL (query string included)")
+	f.BoolVar(&o.json, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("dev")
+	c.MarkFlagsMutuallyExclusive("pro", "pssh", "mpd", "header")
+	c.MarkFlagsOneRequired("pro", "pssh", "mpd", "header")
+}
+
+func (o *acquireOptions) headers() ([]*pro.Header, error) {
+	switch {
+	case o.pro != "":
+		h, err := ree.HeaderFromPRO(o.pro)
+		return []*pro.Header{h}, usageIf(err)
+	case o.pssh != "":
+		h, err := ree.HeaderFromPSSH(o.pssh)
+		return []*pro.Header{h}, usageIf(err)
+	case o.mpd != "":
+		b, err := os.ReadFile(o.mpd)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		hs, err := ree.HeadersFromMPD(b)
+		return hs, usageIf(err)
+	default:
+		b, err := os.ReadFile(o.header)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		h, err := headerFromFile(b)
+		return []*pro.Header{h}, usageIf(err)
+	}
+}
+
+// headerFromFile accepts UTF-8 XML, UTF-16LE XML, a binary PRO, or base64 of a PRO.
+func headerFromFile(b []byte) (*pro.Header, error) {
+	if h, err := pro.ParseHeaderXML(string(b)); err == nil {
+		return h, nil
+	}
+	if h, err := pro.ParseHeaderData(b); err == nil {
+		return h, nil
+	}
+	if raw, err := base64.StdEncoding.DecodeString(string(b)); err == nil {
+		return pro.ParseHeaderData(raw)
+	}
+	return nil, errors.New("header file is not a WRMHEADER or PlayReady Object")
+}
+
+func usageIf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+type licenseJSON struct {
+	KID              string  `json:"kid"`
+	Persistent       bool    `json:"persistent"`
+	Bound            bool    `json:"bound"`
+	MinSecurityLevel uint16  `json:"min_security_level"`
+	Error            *string `json:"error"`
+}
+
+type acquireJSON struct {
+	Licenses []licenseJSON `json:"licenses"`
+	Error    *string       `json:"error,omitempty"`
+}
+
+func newLicenseAcquireCmd() *cobra.Command {
+	o := &acquireOptions{}
+	c := &cobra.Command{
+		Use:   "acquire --dev DEV (--pro B64 | --pssh B64 | --mpd FILE | --header FILE) [--url URL] --json",
+		Short: "Send a license challenge and bind the licenses in the response",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			hs, err := o.headers()
+			if err != nil {
+				return err
+			}
+			d, err := ree.OpenDevice(o.dev)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			out := acquireJSON{Licenses: []licenseJSON{}}
+			var firstErr error
+			for _, h := range hs {
+				res, err := d.Client.Acquire(cmd.Context(), h, o.url)
+				if err != nil {
+					firstErr = err
+					break
+				}
+				for _, r := range res {
+					out.Licenses = append(out.Licenses, licenseJSON{KID: r.KID.String(), Persistent: r.Persistent,
+						Bound: r.Bound, MinSecurityLevel: r.MinSecurityLevel, Error: errString(r.Err)})
+					if r.Err != nil && firstErr == nil {
+						firstErr = r.Err
+					}
+				}
+			}
+			if firstErr != nil {
+				out.Error = errString(firstErr)
+			}
+			if o.json {
+				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
+					return err
+				}
+				if firstErr != nil {
+					return reportedError{firstErr}
+				}
+				return nil
+			}
+			for _, l := range out.Licenses {
+				status := "bound"
+				if !l.Bound {
+					status = "not bound: " + *l.Error
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s persistent=%v min_sl=%d %s\n", l.KID, l.Persistent, l.MinSecurityLevel, status)
+			}
+			return firstErr
+		},
+	}
+	o.addFlags(c)
+	return c
+}
+
+type listOptions struct {
+	dev  string
+	json bool
+}
+
+type storedJSON struct {
+	KID              string `json:"kid"`
+	LID              string `json:"lid"`
+	Stored           string `json:"stored"`
+	MinSecurityLevel uint16 `json:"min_security_level"`
+	Size             int    `json:"size"`
+}
+
+func newLicenseListCmd() *cobra.Command {
+	o := &listOptions{}
+	c := &cobra.Command{
+		Use:   "list --dev DEV --json",
+		Short: "List the persistent licenses in the device store",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := ree.OpenDevice(o.dev)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			ls, err := d.Client.StoredLicenses()
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Licenses []storedJSON `json:"licenses"`
+			}{Licenses: []storedJSON{}}
+			for _, l := range ls {
+				s := storedJSON{KID: l.KID.String(), LID: base64.StdEncoding.EncodeToString(l.LID[:]),
+					Stored: l.Stored.Format("2006-01-02T15:04:05Z"), Size: len(l.XMR)}
+				if x, err := xmr.Parse(l.XMR); err == nil {
+					s.MinSecurityLevel = x.MinSecurityLevel()
+				}
+				out.Licenses = append(out.Licenses, s)
+			}
+			if o.json {
+				return writeJSON(cmd.OutOrStdout(), out)
+			}
+			for _, l := range out.Licenses {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s lid=%s stored=%s min_sl=%d\n", l.KID, l.LID, l.Stored, l.MinSecurityLevel)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
+	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("dev")
+	return c
+}

@@ -1,0 +1,397 @@
+package licsrv
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/wire/kid"
+)
+
+// The Microsoft test-server cfg= grammar (spec/policies-and-outputs.md §6):
+// one or more bracket groups "(k:v,k:v),(k:v)", each one license; values are
+// atoms or nested groups. Keys and enumerated values match case-insensitively.
+
+// maxCfg bounds the cfg value; real ones are a few hundred bytes.
+const maxCfg = 8 << 10
+
+var errCfg = errors.New("licsrv: malformed cfg")
+
+// node is a parsed cfg item: "key:value", a bare atom, or a group.
+type node struct {
+	key  string // lower-cased; "" for a bare item
+	atom string
+	list []node // non-nil for a group value
+}
+
+type cfgParser struct {
+	s     string
+	pos   int
+	depth int
+}
+
+// parseCfg parses the groups of a cfg value.
+func parseCfg(s string) ([][]node, error) {
+	if len(s) > maxCfg {
+		return nil, errCfg
+	}
+	p := &cfgParser{s: s}
+	var groups [][]node
+	for {
+		if !p.eat('(') {
+			return nil, errCfg
+		}
+		items, err := p.items()
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, items)
+		if p.pos == len(p.s) {
+			return groups, nil
+		}
+		if !p.eat(',') {
+			return nil, errCfg
+		}
+	}
+}
+
+func (p *cfgParser) eat(c byte) bool {
+	if p.pos < len(p.s) && p.s[p.pos] == c {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// items parses "item(,item)*)" after an opening bracket.
+func (p *cfgParser) items() ([]node, error) {
+	p.depth++
+	if p.depth > 8 {
+		return nil, errCfg
+	}
+	defer func() { p.depth-- }()
+	list := []node{}
+	if p.eat(')') {
+		return list, nil
+	}
+	for {
+		n, err := p.item()
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, n)
+		if p.eat(')') {
+			return list, nil
+		}
+		if !p.eat(',') {
+			return nil, errCfg
+		}
+	}
+}
+
+func (p *cfgParser) item() (node, error) {
+	if p.eat('(') {
+		l, err := p.items()
+		return node{list: l}, err
+	}
+	a := p.atom()
+	if !p.eat(':') {
+		return node{atom: a}, nil
+	}
+	n := node{key: strings.ToLower(a)}
+	if p.eat('(') {
+		l, err := p.items()
+		if err != nil {
+			return node{}, err
+		}
+		n.list = l
+		return n, nil
+	}
+	n.atom = p.atom()
+	return n, nil
+}
+
+// atom reads up to the next structural character. GUIDs and base64 contain
+// none of them; ':' ends a key.
+func (p *cfgParser) atom() string {
+	start := p.pos
+	for p.pos < len(p.s) && !strings.ContainsRune("(),:", rune(p.s[p.pos])) {
+		p.pos++
+	}
+	return p.s[start:p.pos]
+}
+
+// cfgFromQuery extracts cfg= from a raw query without turning '+' into a
+// space (base64 values may contain it).
+func cfgFromQuery(raw string) (string, bool, error) {
+	for _, part := range strings.Split(raw, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if strings.EqualFold(k, "cfg") {
+			s, err := url.PathUnescape(v)
+			if err != nil {
+				return "", true, errCfg
+			}
+			return s, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// OutputConfig is an explicit output protection (GUID + config data).
+type OutputConfig struct {
+	ID   kid.ID
+	Data []byte
+}
+
+// Policy is one license's policy: a cfg group, or the defaults of an empty
+// request (non-persistent, SL150, test key seed, the header's KIDs).
+type Policy struct {
+	KID          *kid.ID // nil = the header's KIDs (kid:header likewise)
+	ContentKey   *[16]byte
+	KeySeed      []byte
+	SL           uint16
+	Persist      bool
+	CBC          *bool // nil = follow the header's ALGID
+	Begin, End   *time.Time
+	FirstPlay    *uint32
+	RealTime     bool
+	Removal      *time.Time
+	OPL          [5]uint16 // cvopl, ucvopl, avopl, caopl, ucaopl (XMR 0x05 order)
+	HasOPL       bool
+	DigitalVideo []OutputConfig
+	DigitalAudio []OutputConfig
+	AnalogVideo  []OutputConfig
+	PlayEnablers []kid.ID
+	ErrorCode    *drm.Code
+	Revoked      bool
+	ClientInfo   bool
+	TID          string
+}
+
+// Well-known GUIDs (spec/policies-and-outputs.md §3–§4).
+var (
+	guidMaxRes       = kid.MustParse("9645E831-E01D-4FFF-8342-0A720E3E028F")
+	guidExplicitACP  = kid.MustParse("C3FD11C6-F8B7-4D20-B008-1DB17D61F2DA")
+	guidUnknownOutHD = kid.MustParse("786627D8-C2A6-44BE-8F88-08AE255B01A7")
+	guidUnknownOutSD = kid.MustParse("B621D91F-EDCC-4035-8D4B-DC71760D43E9")
+)
+
+func cfgErr(key string) error { return fmt.Errorf("licsrv: bad cfg value for %q: %w", key, errCfg) }
+
+// policies turns parsed groups into policies.
+func policies(groups [][]node) ([]Policy, error) {
+	out := make([]Policy, 0, len(groups))
+	for _, g := range groups {
+		p := Policy{SL: 150}
+		for _, n := range g {
+			if err := p.set(n); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (p *Policy) set(n node) error {
+	v := n.atom
+	switch n.key {
+	case "kid":
+		if strings.EqualFold(v, "header") {
+			p.KID = nil
+			return nil
+		}
+		id, err := kid.Parse(v)
+		if err != nil {
+			return cfgErr(n.key)
+		}
+		p.KID = &id
+	case "contentkey", "ck":
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(b) != 16 {
+			return cfgErr(n.key)
+		}
+		p.ContentKey = (*[16]byte)(b)
+	case "keyseed":
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(b) < 30 {
+			return cfgErr(n.key)
+		}
+		p.KeySeed = b
+	case "sl":
+		x, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || (x != 150 && x != 2000 && x != 3000) {
+			return cfgErr(n.key)
+		}
+		p.SL = uint16(x)
+	case "persist":
+		return setBool(&p.Persist, n)
+	case "ckt":
+		switch strings.ToLower(v) {
+		case "aes128bitctr":
+			p.CBC = new(bool)
+		case "aes128bitcbc":
+			t := true
+			p.CBC = &t
+		default:
+			return cfgErr(n.key) // keyexchange: not supported yet
+		}
+	case "begindate":
+		return setDate(&p.Begin, n)
+	case "enddate", "expiration":
+		return setDate(&p.End, n)
+	case "removaldate":
+		return setDate(&p.Removal, n)
+	case "firstplayexpiration", "firstexp":
+		x, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return cfgErr(n.key)
+		}
+		s := uint32(x)
+		p.FirstPlay = &s
+	case "realtime":
+		return setBool(&p.RealTime, n)
+	case "cvopl", "ucvopl", "avopl", "caopl", "ucaopl":
+		x, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return cfgErr(n.key)
+		}
+		i := map[string]int{"cvopl": 0, "ucvopl": 1, "avopl": 2, "caopl": 3, "ucaopl": 4}[n.key]
+		p.OPL[i] = uint16(x)
+		p.HasOPL = true
+	case "dvop", "daop", "avop":
+		oc, err := outputConfig(n)
+		if err != nil {
+			return err
+		}
+		switch n.key {
+		case "dvop":
+			p.DigitalVideo = append(p.DigitalVideo, oc)
+		case "daop":
+			p.DigitalAudio = append(p.DigitalAudio, oc)
+		default:
+			p.AnalogVideo = append(p.AnalogVideo, oc)
+		}
+	case "explicitacp":
+		x, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || x > 3 {
+			return cfgErr(n.key)
+		}
+		p.AnalogVideo = append(p.AnalogVideo, OutputConfig{ID: guidExplicitACP, Data: binary.LittleEndian.AppendUint32(nil, uint32(x))})
+	case "maxres":
+		w, h, ok := strings.Cut(strings.ToLower(v), "x")
+		wi, err1 := strconv.ParseUint(w, 10, 32)
+		hi, err2 := strconv.ParseUint(h, 10, 32)
+		if !ok || err1 != nil || err2 != nil {
+			return cfgErr(n.key)
+		}
+		// Seed 004: two big-endian u32, width then height.
+		d := binary.BigEndian.AppendUint32(nil, uint32(wi))
+		p.DigitalVideo = append(p.DigitalVideo, OutputConfig{ID: guidMaxRes, Data: binary.BigEndian.AppendUint32(d, uint32(hi))})
+	case "allowunknownhd", "allowunknownsd":
+		var on bool
+		if err := setBool(&on, n); err != nil {
+			return err
+		}
+		if on {
+			g := guidUnknownOutHD
+			if n.key == "allowunknownsd" {
+				g = guidUnknownOutSD
+			}
+			p.PlayEnablers = append(p.PlayEnablers, g)
+		}
+	case "playenablers":
+		for _, e := range n.list {
+			id, err := kid.Parse(e.atom)
+			if err != nil || e.key != "" {
+				return cfgErr(n.key)
+			}
+			p.PlayEnablers = append(p.PlayEnablers, id)
+		}
+	case "errorcode":
+		c, err := drm.ParseHex(v)
+		if err != nil {
+			return cfgErr(n.key)
+		}
+		p.ErrorCode = &c
+	case "revoked":
+		return setBool(&p.Revoked, n)
+	case "msg":
+		if !strings.EqualFold(v, "clientinfo") {
+			return cfgErr(n.key)
+		}
+		p.ClientInfo = true
+	case "tid":
+		if _, err := kid.Parse(v); err != nil {
+			return cfgErr(n.key)
+		}
+		p.TID = v
+	case "playright":
+		var on bool
+		if err := setBool(&on, n); err != nil || !on {
+			return cfgErr(n.key) // a license without the Play right is not supported yet
+		}
+	default:
+		return fmt.Errorf("licsrv: unsupported cfg key: %w", errCfg)
+	}
+	return nil
+}
+
+func setBool(dst *bool, n node) error {
+	switch strings.ToLower(n.atom) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		return cfgErr(n.key)
+	}
+	return nil
+}
+
+// setDate reads yyyymmdd[hhmmss], GMT.
+func setDate(dst **time.Time, n node) error {
+	layout := "20060102"
+	if len(n.atom) == 14 {
+		layout = "20060102150405"
+	}
+	t, err := time.ParseInLocation(layout, n.atom, time.UTC)
+	if err != nil {
+		return cfgErr(n.key)
+	}
+	*dst = &t
+	return nil
+}
+
+func outputConfig(n node) (OutputConfig, error) {
+	var oc OutputConfig
+	var haveID bool
+	for _, e := range n.list {
+		switch strings.ToLower(e.key) {
+		case "guid":
+			id, err := kid.Parse(e.atom)
+			if err != nil {
+				return oc, cfgErr(n.key)
+			}
+			oc.ID, haveID = id, true
+		case "data":
+			b, err := base64.StdEncoding.DecodeString(e.atom)
+			if err != nil {
+				return oc, cfgErr(n.key)
+			}
+			oc.Data = b
+		default:
+			return oc, cfgErr(n.key)
+		}
+	}
+	if !haveID {
+		return oc, cfgErr(n.key)
+	}
+	return oc, nil
+}

@@ -1,0 +1,344 @@
+package ree
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/store"
+	"github.com/prsim/prsim/tee"
+	"github.com/prsim/prsim/wire/bcert"
+	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/pro"
+	"github.com/prsim/prsim/wire/soap"
+	"github.com/prsim/prsim/wire/xmr"
+)
+
+// maxResponse bounds a license server response.
+const maxResponse = 4 << 20
+
+// CertPath is where a prsim license server publishes its certificate chain.
+const CertPath = "/prsim/server-cert"
+
+// The lists a client advertises in RevocationLists, each at version 0 while
+// it holds none (spec/revocation.md §1).
+var defaultRevLists = []string{
+	"4E9D8C8A-B652-45A7-9791-6925A6B4791F", // PlayReady runtime CRL
+	"28082E80-C7A3-40B1-8256-19E5B6D89B27", // PlayReady application CRL
+	"52D1FF11-D388-4EDD-82B7-68EA4C20A16C", // RevInfo v2
+	"CD75E604-543D-4A9C-9F09-FE6D24E8BF90", // WMDRM-ND
+}
+
+// Config configures a Client.
+type Config struct {
+	Device *tee.Device
+	Store  *store.Store // nil: persistent licenses are kept in memory only
+	HTTP   *http.Client // nil: a client with a 30 s timeout
+	// Roots are the trust anchors for license server certificates.
+	Roots []ecc.Point
+	// ClientVersion is sent as CLIENTINFO/CLIENTVERSION (e.g. "4.5.0.0").
+	ClientVersion string
+	// REEFeatures are advertised in the client data (soap.ClientData).
+	REEFeatures []string
+	Now         func() time.Time // nil = time.Now
+	Rand        io.Reader        // nil = crypto/rand
+}
+
+// Client is one device's REE session.
+type Client struct {
+	cfg  Config
+	http *http.Client
+
+	mu   sync.Mutex
+	keys map[kid.ID]*tee.Key // bound keys of this session
+}
+
+// New returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Device == nil || len(cfg.Roots) == 0 {
+		return nil, errors.New("ree: config needs a device and trusted roots")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = cryptoRand{}
+	}
+	if cfg.ClientVersion == "" {
+		cfg.ClientVersion = "4.5.0.0"
+	}
+	h := cfg.HTTP
+	if h == nil {
+		h = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{cfg: cfg, http: h, keys: map[kid.ID]*tee.Key{}}, nil
+}
+
+// Close wipes every key handle of the session.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, k := range c.keys {
+		k.Close()
+		delete(c.keys, id)
+	}
+	return nil
+}
+
+// LicenseResult reports one license of a response.
+type LicenseResult struct {
+	KID              kid.ID
+	Persistent       bool
+	Bound            bool
+	MinSecurityLevel uint16
+	Err              error // why binding failed (wraps a drm.Code)
+}
+
+// Acquire requests licenses for a header. laURL, if not empty, replaces the
+// header's LA_URL (query string included). A transport, fault or response
+// verification failure is returned as the error; per-license binding
+// failures are reported in the results.
+func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]LicenseResult, error) {
+	if laURL == "" {
+		laURL = h.LAURL
+	}
+	u, err := url.Parse(laURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("ree: no usable license URL: %w", drm.ErrSOAPXMLDataNotFound)
+	}
+	serverKey, err := c.serverKey(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	headerXML, err := h.XML()
+	if err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
+	nonce, err := c.cfg.Device.NewNonce()
+	if err != nil {
+		return nil, err
+	}
+	defer c.cfg.Device.ForgetNonce(nonce)
+	ch := &soap.Challenge{
+		Version:       laVersion(h.Version),
+		ContentHeader: headerXML,
+		ClientVersion: c.cfg.ClientVersion,
+		Nonce:         nonce,
+		ClientTime:    c.cfg.Now().Unix(),
+		Data: soap.ClientData{
+			CertificateChain: c.cfg.Device.Chain(),
+			Features:         []string{"AESCBC"},
+			REEFeatures:      c.cfg.REEFeatures,
+		},
+	}
+	for _, g := range defaultRevLists {
+		id := kid.MustParse(g)
+		ch.RevLists = append(ch.RevLists, soap.RevListInfo{ListID: id.GUID()})
+	}
+	body, err := soap.BuildChallenge(ch, serverKey, c.cfg.Device, c.cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("ree: failed to build challenge: %w", err)
+	}
+	respBody, err := c.post(ctx, laURL, soap.ActionAcquireLicense, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := soap.ParseResponse(respBody)
+	if err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
+	if err := c.verifyResponse(resp); err != nil {
+		return nil, err
+	}
+	if resp.Nonce != nonce {
+		return nil, fmt.Errorf("ree: response does not echo the challenge nonce: %w", drm.ErrLicenseMismatch)
+	}
+	var out []LicenseResult
+	for _, lic := range resp.Licenses {
+		out = append(out, c.bind(lic, true))
+	}
+	return out, nil
+}
+
+// bind binds one license, keeps its key for the session and stores it if
+// persistent (and store is set).
+func (c *Client) bind(lic []byte, store bool) LicenseResult {
+	var r LicenseResult
+	if l, err := xmr.Parse(lic); err == nil {
+		if ck, err := l.ContentKey(); err == nil {
+			r.KID = ck.KID
+		}
+		r.Persistent = l.Persistent()
+		r.MinSecurityLevel = l.MinSecurityLevel()
+	}
+	k, err := c.cfg.Device.Bind(lic)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Bound = true
+	if store && k.Persistent() && c.cfg.Store != nil {
+		if err := c.storeLicense(k, lic); err != nil {
+			r.Err = err
+		}
+	}
+	c.mu.Lock()
+	if old, ok := c.keys[k.KID()]; ok {
+		old.Close()
+	}
+	c.keys[k.KID()] = k
+	c.mu.Unlock()
+	return r
+}
+
+func (c *Client) storeLicense(k *tee.Key, lic []byte) error {
+	return c.cfg.Store.PutLicense(store.License{KID: k.KID(), LID: k.RightsID(), Stored: c.cfg.Now().UTC(), XMR: lic})
+}
+
+// Key returns a bound key for id: from this session, else by re-binding a
+// stored persistent license.
+func (c *Client) Key(id kid.ID) (*tee.Key, error) {
+	c.mu.Lock()
+	k, ok := c.keys[id]
+	c.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	if c.cfg.Store != nil {
+		ls, err := c.cfg.Store.LicensesFor(id)
+		if err != nil {
+			return nil, err
+		}
+		var lastErr error
+		for _, l := range ls {
+			r := c.bind(l.XMR, false)
+			if r.Bound {
+				c.mu.Lock()
+				k = c.keys[id]
+				c.mu.Unlock()
+				return k, nil
+			}
+			lastErr = r.Err
+		}
+		if lastErr != nil {
+			return nil, lastErr
+		}
+	}
+	return nil, fmt.Errorf("ree: no license for %s: %w", id, drm.ErrLicenseNotFound)
+}
+
+// StoredLicenses lists the persistent licenses in the store.
+func (c *Client) StoredLicenses() ([]store.License, error) {
+	if c.cfg.Store == nil {
+		return nil, nil
+	}
+	return c.cfg.Store.Licenses()
+}
+
+func laVersion(headerVersion string) int {
+	switch headerVersion {
+	case "4.2.0.0":
+		return 4
+	case "4.3.0.0":
+		return 5
+	}
+	return 1
+}
+
+func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
+	req.Header.Set("Content-Type", soap.ContentType)
+	req.Header.Set("SOAPAction", action)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ree: license request failed: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil || len(b) > maxResponse {
+		return nil, fmt.Errorf("ree: license response unreadable or too large: %w", drm.ErrSOAPXMLXMLFormat)
+	}
+	if resp.StatusCode != http.StatusOK {
+		if f, err := soap.ParseFault(b); err == nil {
+			return nil, fmt.Errorf("ree: server fault: %w", f)
+		}
+		return nil, fmt.Errorf("ree: license server answered HTTP %d: %w", resp.StatusCode, drm.ErrSOAPXMLXMLFormat)
+	}
+	return b, nil
+}
+
+func (c *Client) verifyResponse(resp *soap.ParsedResponse) error {
+	chain, err := bcert.ParseChain(resp.SigningChain)
+	if err != nil {
+		return fmt.Errorf("ree: response signing chain: %w", drm.ErrInvalidLicenseResponseSignature)
+	}
+	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Now()}); err != nil {
+		return fmt.Errorf("ree: response signing chain not trusted (%v): %w", err, drm.ErrInvalidLicenseResponseSignature)
+	}
+	pub, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageSignResponse)
+	if !ok {
+		return fmt.Errorf("ree: response signer lacks SIGN_RESPONSE: %w", drm.ErrInvalidLicenseResponseSignature)
+	}
+	if err := resp.VerifySignature(pub); err != nil {
+		return fmt.Errorf("ree: %w", err)
+	}
+	return nil
+}
+
+// serverKey returns the license server's challenge encryption key, from the
+// store's cache or fetched from the origin and verified.
+func (c *Client) serverKey(ctx context.Context, u *url.URL) (ecc.Point, error) {
+	origin := u.Scheme + "://" + u.Host
+	var raw []byte
+	if c.cfg.Store != nil {
+		var err error
+		if raw, err = c.cfg.Store.ServerCert(origin); err != nil {
+			return ecc.Point{}, err
+		}
+	}
+	fetched := false
+	if raw == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, origin+CertPath, nil)
+		if err != nil {
+			return ecc.Point{}, fmt.Errorf("ree: %w", err)
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return ecc.Point{}, fmt.Errorf("ree: server certificate fetch failed: %w", err)
+		}
+		defer resp.Body.Close()
+		raw, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return ecc.Point{}, fmt.Errorf("ree: server certificate unavailable (HTTP %d): %w", resp.StatusCode, drm.ErrSOAPXMLDataNotFound)
+		}
+		fetched = true
+	}
+	chain, err := bcert.ParseChain(raw)
+	if err != nil {
+		return ecc.Point{}, fmt.Errorf("ree: server certificate: %w", err)
+	}
+	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Now()}); err != nil {
+		return ecc.Point{}, fmt.Errorf("ree: server certificate not trusted: %w", err)
+	}
+	key, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
+	if !ok {
+		return ecc.Point{}, fmt.Errorf("ree: server certificate has no encryption key: %w", drm.ErrBCertRequiredKeyUsageMissing)
+	}
+	if fetched && c.cfg.Store != nil {
+		if err := c.cfg.Store.PutServerCert(origin, raw); err != nil {
+			return ecc.Point{}, err
+		}
+	}
+	return key, nil
+}

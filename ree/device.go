@@ -1,0 +1,214 @@
+package ree
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/store"
+	"github.com/prsim/prsim/tee"
+	"github.com/prsim/prsim/wire/bcert"
+)
+
+// A device directory holds device.json (persona, TEE state with wrapped key
+// blobs, trusted roots; mode 0600) and store.db (the license store).
+const (
+	deviceFile = "device.json"
+	storeFile  = "store.db"
+)
+
+// Versions are the PlayReady client versions a device can claim.
+var Versions = []string{"2.0", "3.0", "4.3", "4.5"}
+
+// ErrNoDevice is returned when a directory holds no device.
+var ErrNoDevice = errors.New("ree: no device in directory (run prsim device new)")
+
+type deviceJSON struct {
+	Format  int         `json:"format"`
+	Version string      `json:"version"`
+	Created time.Time   `json:"created"`
+	Roots   []ecc.Point `json:"roots"`
+	TEE     tee.State   `json:"tee"`
+}
+
+// Device is a provisioned device kept in a directory, with its open key
+// backend, TEE, store and REE client.
+type Device struct {
+	Dir     string
+	Version string
+	Created time.Time
+	TEE     *tee.Device
+	Client  *Client
+	backend *tee.Backend
+	store   *store.Store
+}
+
+// NewDeviceOptions describes a device to provision.
+type NewDeviceOptions struct {
+	Version       string // PlayReady version, default "4.5"
+	SecurityLevel uint32
+	Backend       string // tee backend URI; "sim" gets a fresh seed
+	ModelChain    *bcert.Chain
+	ModelSigner   bcert.Signer
+	Roots         []ecc.Point
+	Rand          io.Reader
+	Now           func() time.Time
+}
+
+// NewDevice provisions a device into dir (which must not hold one).
+func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
+	if o.Version == "" {
+		o.Version = "4.5"
+	}
+	if !validVersion(o.Version) {
+		return nil, fmt.Errorf("ree: unknown PlayReady version %q", o.Version)
+	}
+	if o.Rand == nil {
+		o.Rand = cryptoRand{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if _, err := os.Stat(filepath.Join(dir, deviceFile)); err == nil {
+		return nil, fmt.Errorf("ree: %s already holds a device", dir)
+	}
+	uri, err := tee.ResolveBackend(o.Backend, o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
+	b, err := tee.OpenBackend(uri)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tee.Provision(b, tee.ProvisionRequest{
+		ModelChain: o.ModelChain, ModelSigner: o.ModelSigner, SecurityLevel: o.SecurityLevel,
+		Features: leafFeatures(o.Version), Rand: o.Rand,
+	})
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	dj := deviceJSON{Format: 1, Version: o.Version, Created: o.Now().UTC().Truncate(time.Second), Roots: o.Roots, TEE: t.State()}
+	raw, err := json.MarshalIndent(dj, "", "  ")
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, deviceFile), raw); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return finishOpen(dir, dj, b, t)
+}
+
+// OpenDevice opens the device in dir, re-creating its backend (for "sim:SEED"
+// the simulator with the device's seed).
+func OpenDevice(dir string) (*Device, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, deviceFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoDevice
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
+	var dj deviceJSON
+	if err := json.Unmarshal(raw, &dj); err != nil || dj.Format != 1 {
+		return nil, errors.New("ree: device.json is corrupt")
+	}
+	b, err := tee.OpenBackend(dj.TEE.Backend)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tee.Open(b, dj.TEE, nil)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return finishOpen(dir, dj, b, t)
+}
+
+func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device) (*Device, error) {
+	s, err := store.Open(filepath.Join(dir, storeFile))
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	c, err := New(Config{Device: t, Store: s, Roots: dj.Roots, ClientVersion: dj.Version + ".0.0",
+		REEFeatures: reeFeatures(dj.Version)})
+	if err != nil {
+		s.Close()
+		b.Close()
+		return nil, err
+	}
+	return &Device{Dir: dir, Version: dj.Version, Created: dj.Created, TEE: t, Client: c, backend: b, store: s}, nil
+}
+
+// Backend returns the concrete key-backend URI.
+func (d *Device) Backend() string { return d.backend.URI() }
+
+// Close wipes session keys and closes the store and backend.
+func (d *Device) Close() error {
+	d.Client.Close()
+	err := d.store.Close()
+	if berr := d.backend.Close(); err == nil {
+		err = berr
+	}
+	return err
+}
+
+func validVersion(v string) bool {
+	for _, x := range Versions {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// leafFeatures are the BCert features a device of this version claims.
+// Clocks are not claimed until prsim emulates one.
+func leafFeatures(version string) []uint32 {
+	f := []uint32{bcert.FeatureSupportsCRLs}
+	if version != "2.0" {
+		f = append(f, bcert.FeaturePR3)
+	}
+	return f
+}
+
+// reeFeatures are the REE feature names a device advertises in its client
+// data (spec/soap.md §3; prsim's element, docs/protocol.md).
+func reeFeatures(version string) []string {
+	switch version {
+	case "4.3", "4.5":
+		return []string{"AESCBCS", "InMemoryOnlyLicenses"}
+	}
+	return []string{"InMemoryOnlyLicenses"}
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("ree: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err == nil {
+		if _, err = tmp.Write(data); err == nil {
+			err = tmp.Sync()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("ree: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
