@@ -8,5 +8,5 @@ grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sort -u | while I
   name="${fn#func }"
   pkg="./$(dirname "${file#./}")"
   echo "== $name ($pkg)"
-  go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg"
+  go test -run="^$" -fuzz="^${name}\$" -fuzztime="$FUZZTIME" -fuzzminimizetime=3s "$pkg"
 done
