@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/store"
@@ -48,8 +49,10 @@ type Config struct {
 	ClientVersion string
 	// REEFeatures are advertised in the client data (soap.ClientData).
 	REEFeatures []string
-	Now         func() time.Time // nil = time.Now
-	Rand        io.Reader        // nil = crypto/rand
+	// Clock gives ClientTime and the time certificates are checked at; nil =
+	// the system clock. A hal.WallClock makes it user-settable.
+	Clock clock.Clock
+	Rand  io.Reader // nil = crypto/rand
 }
 
 // Client is one device's REE session.
@@ -66,8 +69,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Device == nil || len(cfg.Roots) == 0 {
 		return nil, errors.New("ree: config needs a device and trusted roots")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System()
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = cryptoRand{}
@@ -132,7 +135,7 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]Li
 		ContentHeader: headerXML,
 		ClientVersion: c.cfg.ClientVersion,
 		Nonce:         nonce,
-		ClientTime:    c.cfg.Now().Unix(),
+		ClientTime:    c.cfg.Clock.Now().Unix(),
 		Data: soap.ClientData{
 			CertificateChain: c.cfg.Device.Chain(),
 			Features:         []string{"AESCBC"},
@@ -200,7 +203,7 @@ func (c *Client) bind(lic []byte, store bool) LicenseResult {
 }
 
 func (c *Client) storeLicense(k *tee.Key, lic []byte) error {
-	return c.cfg.Store.PutLicense(store.License{KID: k.KID(), LID: k.RightsID(), Stored: c.cfg.Now().UTC(), XMR: lic})
+	return c.cfg.Store.PutLicense(store.License{KID: k.KID(), LID: k.RightsID(), Stored: c.cfg.Clock.Now().UTC(), XMR: lic})
 }
 
 // Key returns a bound key for id: from this session, else by re-binding a
@@ -283,7 +286,7 @@ func (c *Client) verifyResponse(resp *soap.ParsedResponse) error {
 	if err != nil {
 		return fmt.Errorf("ree: response signing chain: %w", drm.ErrInvalidLicenseResponseSignature)
 	}
-	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Now()}); err != nil {
+	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Clock.Now()}); err != nil {
 		return fmt.Errorf("ree: response signing chain not trusted (%v): %w", err, drm.ErrInvalidLicenseResponseSignature)
 	}
 	pub, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageSignResponse)
@@ -328,7 +331,7 @@ func (c *Client) serverKey(ctx context.Context, u *url.URL) (ecc.Point, error) {
 	if err != nil {
 		return ecc.Point{}, fmt.Errorf("ree: server certificate: %w", err)
 	}
-	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Now()}); err != nil {
+	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Clock.Now()}); err != nil {
 		return ecc.Point{}, fmt.Errorf("ree: server certificate not trusted: %w", err)
 	}
 	key, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)

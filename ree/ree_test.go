@@ -272,7 +272,3 @@ func TestHeadersFromMPDVariants(t *testing.T) {
 	_, err = ree.HeadersFromMPD([]byte(`<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><Period><AdaptationSet/></Period></MPD>`))
 	require.ErrorIs(t, err, ree.ErrNoHeader)
 }
-
-
-
-

@@ -1,0 +1,55 @@
+// Package hal is prsim's simulated hardware: what a real device's platform
+// would report to the DRM.
+//
+// So far it models the user-settable wall clock: the time a device's owner
+// can change at will, which the REE reports as ClientTime and which the DRM
+// must never trust for time-based licenses (spec/policies-and-outputs.md §9).
+// Outputs (panel, HDMI/DP with HDCP, analog with CGMS-A, S/PDIF, Miracast,
+// AirPlay) and decoder limits join it as output-protection enforcement does.
+package hal
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prsim/prsim/clock"
+)
+
+// WallClock is a settable clock: base time plus an offset the user sets.
+// It is safe for concurrent use.
+type WallClock struct {
+	base clock.Clock
+	mu   sync.Mutex
+	off  time.Duration
+}
+
+var _ clock.Clock = (*WallClock)(nil)
+
+// NewWallClock returns a wall clock over base (nil = the system clock).
+func NewWallClock(base clock.Clock) *WallClock {
+	if base == nil {
+		base = clock.System()
+	}
+	return &WallClock{base: base}
+}
+
+// Now returns the (possibly user-adjusted) time.
+func (w *WallClock) Now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.base.Now().Add(w.off)
+}
+
+// Set makes Now return t from this moment on, as a user changing the clock.
+func (w *WallClock) Set(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.off = t.Sub(w.base.Now())
+}
+
+// Advance moves the clock by d (negative d rolls it back).
+func (w *WallClock) Advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.off += d
+}
