@@ -75,7 +75,22 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 		newInspectCmd(),
 		newDemoCmd(),
 	)
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.RunE = unknownSubcommand
+		}
+	}
 	return root
+}
+
+// unknownSubcommand runs a command group ("prsim license …"). Without it
+// cobra answers "prsim license bogus" with help and exit 0; the contract
+// makes an unknown subcommand a usage error.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
 }
 
 // Main runs prsim with args and returns the exit code.

@@ -9,6 +9,7 @@
 package ecc
 
 import (
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
@@ -135,11 +136,11 @@ func ScalarBaseMult(k []byte) (Point, error) {
 
 // RandomScalar draws a uniform non-zero scalar below the group order.
 func RandomScalar(rand io.Reader) ([]byte, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand)
+	k, err := ecdh.P256().GenerateKey(rand)
 	if err != nil {
 		return nil, err
 	}
-	return k.D.FillBytes(make([]byte, ScalarSize)), nil
+	return k.Bytes(), nil
 }
 
 // PointFromX returns a point whose x coordinate is x, if one exists.

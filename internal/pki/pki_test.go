@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -275,11 +276,19 @@ func secretStrings(p *PKI) []string {
 			base64.StdEncoding.EncodeToString(b), string(b))
 	}
 	for _, k := range []*Issuer{p.RootIssuer, p.CRLSigner, p.Models[150], p.Models[2000], p.Models[3000]} {
-		add(k.Key.D.FillBytes(make([]byte, 32)))
+		add(rawKey(k.Key))
 	}
-	add(p.Server.SignKey.D.FillBytes(make([]byte, 32)))
-	add(p.Server.EncKey.D.FillBytes(make([]byte, 32)))
+	add(rawKey(p.Server.SignKey))
+	add(rawKey(p.Server.EncKey))
 	return out
+}
+
+func rawKey(k *ecdsa.PrivateKey) []byte {
+	b, err := k.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func TestLoadRejects(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -197,7 +198,9 @@ func TestNewSigner(t *testing.T) {
 	k := testKey(t, "signer")
 	s, err := NewSigner(k, rand.Reader)
 	require.NoError(t, err)
-	require.NotContains(t, fmt.Sprint(s), k.D.String(), "no key material in %v")
+	raw, err := k.Bytes()
+	require.NoError(t, err)
+	require.NotContains(t, fmt.Sprint(s), hex.EncodeToString(raw), "no key material in %v")
 	d := sha256.Sum256([]byte("x"))
 	sig, err := s.SignDigest(d[:])
 	require.NoError(t, err)

@@ -1,0 +1,517 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/prsim/prsim/internal/demo"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/keyseed"
+	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/internal/testmedia"
+	"github.com/prsim/prsim/licsrv"
+	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/tee"
+	"github.com/prsim/prsim/wire/bcert"
+	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/pro"
+	"github.com/prsim/prsim/wire/soap"
+	"github.com/prsim/prsim/wire/xmr"
+)
+
+const (
+	// laURL is never resolved: every request goes through memTransport.
+	laURL = "http://licsrv.test/rightsmanager.asmx"
+	// tpmURI is the simulator with a fixed seed (tee.OpenBackend).
+	tpmURI = "sim:1"
+	// persistCfg asks the reference server for a persistent license, which
+	// binds without an outstanding nonce (tee.Device.Bind).
+	persistCfg = "?cfg=(persist:true)"
+)
+
+// KIDs of the benchmark headers; their keys come from the public test key
+// seed (keyseed.TestSeed), as the reference server derives them.
+var (
+	ctrKID = kid.MustParse("10000000-1000-1000-1000-100000000001")
+	cbcKID = kid.MustParse("10000000-1000-1000-1000-100000000002")
+)
+
+// backends are the sub-benchmark names of the key backends.
+var backends = []string{"soft", "tpm"}
+
+// env is what every test and benchmark of the package shares: one test PKI,
+// the reference server, and the two key backends.
+type env struct {
+	pki    *pki.PKI
+	server *licsrv.Server
+	soft   *tee.Backend
+	tpm    *tee.Backend // nil when the simulator cannot be opened (no cgo)
+	tpmErr error
+}
+
+// shared is set by TestMain before any test or benchmark runs and is only
+// read afterwards. The simulator is one per process (spec/tpm.md §9), so it
+// is opened here once rather than per benchmark.
+var shared *env
+
+func TestMain(m *testing.M) {
+	e, err := newEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	shared = e
+	code := m.Run()
+	if err := e.close(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func newEnv() (*env, error) {
+	p, err := pki.Generate(rand.Reader, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	srv, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
+		Roots: []ecc.Point{p.Root}})
+	if err != nil {
+		return nil, err
+	}
+	soft, err := tee.OpenBackend("soft")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{pki: p, server: srv, soft: soft}
+	e.tpm, e.tpmErr = tee.OpenBackend(tpmURI)
+	return e, nil
+}
+
+func (e *env) close() error {
+	var errs []error
+	if e.tpm != nil {
+		errs = append(errs, e.tpm.Close())
+	}
+	errs = append(errs, e.soft.Close())
+	return errors.Join(errs...)
+}
+
+// backend returns the named backend, skipping tb if it is unavailable.
+func backend(tb testing.TB, name string) *tee.Backend {
+	tb.Helper()
+	switch name {
+	case "soft":
+		return shared.soft
+	case "tpm":
+		if shared.tpm == nil {
+			tb.Skipf("TPM simulator unavailable: %v", shared.tpmErr)
+		}
+		return shared.tpm
+	}
+	tb.Fatalf("unknown backend %q", name)
+	return nil
+}
+
+// provisionRequest is an SL3000 device with the features ree gives a 4.5
+// device.
+func provisionRequest(tb testing.TB) tee.ProvisionRequest {
+	tb.Helper()
+	m, err := shared.pki.Model(3000)
+	require.NoError(tb, err)
+	return tee.ProvisionRequest{
+		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
+		Features: []uint32{bcert.FeatureSupportsCRLs, bcert.FeaturePR3}, Rand: rand.Reader,
+	}
+}
+
+func provision(tb testing.TB, b *tee.Backend) *tee.Device {
+	tb.Helper()
+	d, err := tee.Provision(b, provisionRequest(tb))
+	require.NoError(tb, err)
+	return d
+}
+
+// memTransport serves HTTP requests by calling the handler directly: no
+// sockets, no goroutines, so the benchmarks measure prsim and not the
+// loopback network stack.
+type memTransport struct{ h http.Handler }
+
+func (t memTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return rec.Result(), nil
+}
+
+func newClient(tb testing.TB, d *tee.Device) *ree.Client {
+	tb.Helper()
+	c, err := ree.New(ree.Config{Device: d, HTTP: &http.Client{Transport: memTransport{shared.server}},
+		Roots: []ecc.Point{shared.pki.Root}})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// header is a one-KID header: 4.0.0.0 with a CHECKSUM for AESCTR, 4.3.0.0
+// for AESCBC (spec/pro-header.md §6).
+func header(tb testing.TB, id kid.ID, alg string) *pro.Header {
+	tb.Helper()
+	if alg == pro.AlgAESCBC {
+		return &pro.Header{Version: pro.Version43, KIDs: []pro.KeyInfo{{ID: id, AlgID: alg}}, LAURL: laURL}
+	}
+	ck, err := keyseed.Derive(keyseed.TestSeed(), id)
+	require.NoError(tb, err)
+	sum, err := pro.Checksum(alg, id, ck[:])
+	require.NoError(tb, err)
+	return &pro.Header{Version: pro.Version40, KIDs: []pro.KeyInfo{{ID: id, AlgID: alg, Checksum: sum}}, LAURL: laURL}
+}
+
+// acquire is one full acquisition of a one-license response.
+func acquire(ctx context.Context, c *ree.Client, h *pro.Header, url string) error {
+	res, err := c.Acquire(ctx, h, url)
+	if err != nil {
+		return err
+	}
+	if len(res) != 1 {
+		return fmt.Errorf("got %d licenses, want 1", len(res))
+	}
+	if !res[0].Bound {
+		return fmt.Errorf("license not bound: %w", res[0].Err)
+	}
+	return nil
+}
+
+// revLists are the lists ree advertises at version 0 (ree/client.go), so
+// that hand-built challenges have the size of real ones.
+var revLists = [...]string{
+	"4E9D8C8A-B652-45A7-9791-6925A6B4791F",
+	"28082E80-C7A3-40B1-8256-19E5B6D89B27",
+	"52D1FF11-D388-4EDD-82B7-68EA4C20A16C",
+	"CD75E604-543D-4A9C-9F09-FE6D24E8BF90",
+}
+
+// newChallenge fills a challenge as ree.Client.Acquire does for a 4.0.0.0
+// header (LA version 1).
+func newChallenge(d *tee.Device, headerXML string, nonce [16]byte) *soap.Challenge {
+	ch := &soap.Challenge{
+		Version:       1,
+		ContentHeader: headerXML,
+		ClientVersion: "4.5.0.0",
+		Nonce:         nonce,
+		ClientTime:    time.Now().Unix(),
+		Data:          soap.ClientData{CertificateChain: d.Chain(), Features: []string{"AESCBC"}},
+	}
+	for _, g := range revLists {
+		ch.RevLists = append(ch.RevLists, soap.RevListInfo{ListID: kid.MustParse(g).GUID()})
+	}
+	return ch
+}
+
+// buildChallenge returns a signed challenge body from d for h.
+func buildChallenge(tb testing.TB, d *tee.Device, h *pro.Header) []byte {
+	tb.Helper()
+	x, err := h.XML()
+	require.NoError(tb, err)
+	nonce, err := d.NewNonce()
+	require.NoError(tb, err)
+	serverKey, err := ecc.PublicKey(&shared.pki.Server.EncKey.PublicKey)
+	require.NoError(tb, err)
+	body, err := soap.BuildChallenge(newChallenge(d, x, nonce), serverKey, d, rand.Reader)
+	require.NoError(tb, err)
+	return body
+}
+
+// serve posts a challenge to the server in process and returns the 200 body.
+func serve(body []byte, query string) ([]byte, error) {
+	req := httptest.NewRequest(http.MethodPost, "/rightsmanager.asmx"+query, bytes.NewReader(body))
+	req.Header.Set("Content-Type", soap.ContentType)
+	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)
+	rec := httptest.NewRecorder()
+	shared.server.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return nil, fmt.Errorf("server answered HTTP %d", rec.Code)
+	}
+	return rec.Body.Bytes(), nil
+}
+
+// clientSide is the client's half of an acquisition, without the server: a
+// device and a canned response (one persistent license built for it).
+type clientSide struct {
+	dev         *tee.Device
+	header      *pro.Header
+	serverChain []byte
+	roots       []ecc.Point
+	response    []byte
+}
+
+func newClientSide(tb testing.TB, d *tee.Device) *clientSide {
+	tb.Helper()
+	h := header(tb, ctrKID, pro.AlgAESCTR)
+	resp, err := serve(buildChallenge(tb, d, h), persistCfg)
+	require.NoError(tb, err)
+	return &clientSide{dev: d, header: h, serverChain: shared.pki.Server.Chain.Bytes(),
+		roots: []ecc.Point{shared.pki.Root}, response: resp}
+}
+
+// run does what ree.Client.Acquire does around the HTTP exchange, in the
+// same order: check the server certificate (done on every acquisition, from
+// the store or the network), draw a nonce, build the signed and encrypted
+// challenge, parse and verify the response, and bind its license in the TEE.
+// The canned response answers another nonce, which a persistent license
+// does not need.
+func (cs *clientSide) run() error {
+	sc, err := bcert.ParseChain(cs.serverChain)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if err := sc.Verify(bcert.VerifyOptions{Roots: cs.roots, CurrentTime: now}); err != nil {
+		return err
+	}
+	serverKey, ok := sc.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
+	if !ok {
+		return errors.New("server certificate has no encryption key")
+	}
+	hx, err := cs.header.XML()
+	if err != nil {
+		return err
+	}
+	nonce, err := cs.dev.NewNonce()
+	if err != nil {
+		return err
+	}
+	defer cs.dev.ForgetNonce(nonce)
+	if _, err := soap.BuildChallenge(newChallenge(cs.dev, hx, nonce), serverKey, cs.dev, rand.Reader); err != nil {
+		return err
+	}
+	resp, err := soap.ParseResponse(cs.response)
+	if err != nil {
+		return err
+	}
+	rc, err := bcert.ParseChain(resp.SigningChain)
+	if err != nil {
+		return err
+	}
+	if err := rc.Verify(bcert.VerifyOptions{Roots: cs.roots, CurrentTime: now}); err != nil {
+		return err
+	}
+	pub, ok := rc.Leaf().KeyWithUsage(bcert.KeyUsageSignResponse)
+	if !ok {
+		return errors.New("response signer lacks SIGN_RESPONSE")
+	}
+	if err := resp.VerifySignature(pub); err != nil {
+		return err
+	}
+	if len(resp.Licenses) != 1 {
+		return fmt.Errorf("canned response holds %d licenses", len(resp.Licenses))
+	}
+	// ree reads the license once for its report, then the TEE binds it.
+	if _, err := xmr.Parse(resp.Licenses[0]); err != nil {
+		return err
+	}
+	k, err := cs.dev.Bind(resp.Licenses[0])
+	if err != nil {
+		return err
+	}
+	return k.Close()
+}
+
+// play is bound cenc test content and a client to play it.
+type play struct {
+	client  *ree.Client
+	content *testmedia.Content
+	out     string
+	bytes   int64 // sample bytes of all tracks
+}
+
+func newPlay(tb testing.TB) *play {
+	tb.Helper()
+	dir := tb.TempDir()
+	tracks := [2]testmedia.Track{
+		{KID: kid.MustParse("20000000-2000-2000-2000-200000000001")},
+		{KID: kid.MustParse("20000000-2000-2000-2000-200000000002")},
+	}
+	for i := range tracks {
+		ck, err := keyseed.Derive(keyseed.TestSeed(), tracks[i].KID)
+		require.NoError(tb, err)
+		tracks[i].Key = ck
+	}
+	content, err := testmedia.Generate(testmedia.Options{Dir: filepath.Join(dir, "content"), Scheme: testmedia.SchemeCENC,
+		Video: tracks[0], Audio: tracks[1], LAURL: laURL, Segments: 3, Seed: 1})
+	require.NoError(tb, err)
+	mpd, err := os.ReadFile(content.MPD)
+	require.NoError(tb, err)
+	hs, err := ree.HeadersFromMPD(mpd)
+	require.NoError(tb, err)
+	c := newClient(tb, provision(tb, shared.soft))
+	for _, h := range hs {
+		require.NoError(tb, acquire(context.Background(), c, h, ""))
+	}
+	p := &play{client: c, content: content, out: filepath.Join(dir, "out")}
+	for _, samples := range content.Clear {
+		for _, s := range samples {
+			p.bytes += int64(len(s))
+		}
+	}
+	return p
+}
+
+func (p *play) run(ctx context.Context) ([]ree.Track, error) {
+	tracks, err := p.client.Play(ctx, p.content.MPD, p.out, "")
+	if err != nil {
+		return nil, err
+	}
+	if len(tracks) != 2 {
+		return nil, fmt.Errorf("played %d tracks, want 2", len(tracks))
+	}
+	return tracks, nil
+}
+
+// --- Benchmarks.
+
+func BenchmarkAcquire(b *testing.B) {
+	for _, name := range backends {
+		b.Run(name, func(b *testing.B) {
+			c := newClient(b, provision(b, backend(b, name)))
+			h := header(b, ctrKID, pro.AlgAESCTR)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := acquire(ctx, c, h, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAcquireClient(b *testing.B) {
+	for _, name := range backends {
+		b.Run(name, func(b *testing.B) {
+			cs := newClientSide(b, provision(b, backend(b, name)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := cs.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAcquireServer(b *testing.B) {
+	body := buildChallenge(b, provision(b, shared.soft), header(b, ctrKID, pro.AlgAESCTR))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := serve(body, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPlay(b *testing.B) {
+	p := newPlay(b)
+	ctx := context.Background()
+	b.SetBytes(p.bytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.run(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkProvision(b *testing.B) {
+	for _, name := range backends {
+		b.Run(name, func(b *testing.B) {
+			be := backend(b, name)
+			req := provisionRequest(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tee.Provision(be, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// --- Tests: every benchmark body once, on every backend available.
+
+func TestAcquire(t *testing.T) {
+	for _, name := range backends {
+		t.Run(name, func(t *testing.T) {
+			c := newClient(t, provision(t, backend(t, name)))
+			require.NoError(t, acquire(context.Background(), c, header(t, ctrKID, pro.AlgAESCTR), ""))
+			k, err := c.Key(ctrKID)
+			require.NoError(t, err)
+			require.False(t, k.Persistent())
+		})
+	}
+}
+
+func TestAcquireClient(t *testing.T) {
+	for _, name := range backends {
+		t.Run(name, func(t *testing.T) {
+			cs := newClientSide(t, provision(t, backend(t, name)))
+			require.NoError(t, cs.run())
+			require.NoError(t, cs.run(), "the canned response must bind again")
+
+			other := newClientSide(t, provision(t, backend(t, name)))
+			cs.response = other.response
+			require.Error(t, cs.run(), "a license for another device must not bind")
+		})
+	}
+}
+
+func TestAcquireServer(t *testing.T) {
+	body := buildChallenge(t, provision(t, shared.soft), header(t, ctrKID, pro.AlgAESCTR))
+	resp, err := serve(body, "")
+	require.NoError(t, err)
+	p, err := soap.ParseResponse(resp)
+	require.NoError(t, err)
+	require.Len(t, p.Licenses, 1)
+
+	_, err = serve(body[:len(body)/2], "")
+	require.Error(t, err)
+}
+
+func TestProvision(t *testing.T) {
+	for _, name := range backends {
+		t.Run(name, func(t *testing.T) {
+			d := provision(t, backend(t, name))
+			require.Equal(t, uint32(3000), d.SecurityLevel())
+			c, err := bcert.ParseChain(d.Chain())
+			require.NoError(t, err)
+			require.NoError(t, c.Verify(bcert.VerifyOptions{Roots: []ecc.Point{shared.pki.Root}, LeafType: bcert.CertTypeDevice}))
+		})
+	}
+}
+
+func TestPlay(t *testing.T) {
+	p := newPlay(t)
+	require.Positive(t, p.bytes)
+	tracks, err := p.run(context.Background())
+	require.NoError(t, err)
+	for _, tr := range tracks {
+		got, err := demo.SampleData(filepath.Join(p.out, tr.Out))
+		require.NoError(t, err)
+		require.Equal(t, p.content.Clear[tr.Type], got, "%s samples", tr.Type)
+	}
+}

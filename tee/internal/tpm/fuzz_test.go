@@ -1,0 +1,26 @@
+package tpm_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/prsim/prsim/tee/internal/tpm"
+)
+
+// FuzzPublic: key blobs come from device.json on disk.
+func FuzzPublic(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/fuzz/FuzzPublic/*")
+	if len(seeds) == 0 {
+		f.Fatal("no committed seeds under testdata/fuzz/FuzzPublic")
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := tpm.Public(b)
+		if err != nil {
+			require.Zero(t, p)
+			return
+		}
+		require.True(t, p.Valid())
+	})
+}
