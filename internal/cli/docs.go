@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Markdown renders the command reference (docs/cli.md). A test keeps the
+// committed file in step with the command tree.
+func Markdown() string {
+	root := New(nil, nil)
+	var b strings.Builder
+	b.WriteString("# prsim command reference\n\nGenerated from the command tree (`go test ./internal/cli -update`); do not edit by hand.\n\n")
+	b.WriteString("Exit codes: 0 success, 1 usage or other error, 2 DRM error.\n")
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if c.Runnable() && !c.HasSubCommands() && c != root {
+			fmt.Fprintf(&b, "\n## %s\n\n%s\n\n```\n%s\n```\n", c.CommandPath(), c.Short, c.UseLine())
+			var flags []*pflag.Flag
+			c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+				if f.Name != "help" {
+					flags = append(flags, f)
+				}
+			})
+			if len(flags) > 0 {
+				b.WriteString("\n| flag | default | meaning |\n|---|---|---|\n")
+				for _, f := range flags {
+					def := f.DefValue
+					if def == "" || def == "false" || def == "0" {
+						def = ""
+					}
+					fmt.Fprintf(&b, "| `--%s` | %s | %s |\n", f.Name, code(def), f.Usage)
+				}
+			}
+		}
+		subs := c.Commands()
+		sort.Slice(subs, func(i, j int) bool { return subs[i].Name() < subs[j].Name() })
+		for _, s := range subs {
+			walk(s)
+		}
+	}
+	walk(root)
+	return b.String()
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
