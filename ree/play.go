@@ -211,6 +211,19 @@ func (c *Client) trackKey(ctx context.Context, ti mp4.DecryptTrackInfo, h *pro.H
 	if err != nil {
 		return nil, err
 	}
+	if h != nil {
+		for _, ki := range h.KIDs {
+			if ki.ID == id && ki.AlgID != "AESCBC" {
+				alg := ki.AlgID
+				if alg == "" {
+					alg = "AESCTR"
+				}
+				if err := k.VerifyChecksum(alg, ki.Checksum); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	return &trackKey{key: k, scheme: scheme, tenc: tenc,
 		pattern: tee.Pattern{Crypt: tenc.DefaultCryptByteBlock, Skip: tenc.DefaultSkipByteBlock}}, nil
 }

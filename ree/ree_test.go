@@ -272,3 +272,18 @@ func TestHeadersFromMPDVariants(t *testing.T) {
 	_, err = ree.HeadersFromMPD([]byte(`<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><Period><AdaptationSet/></Period></MPD>`))
 	require.ErrorIs(t, err, ree.ErrNoHeader)
 }
+
+// Content packaged with another key than the server issues: the header
+// CHECKSUM catches it before any garbage is written.
+func TestPlayDetectsWrongKeyByChecksum(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.device(t, 2000, "soft")
+	a := kid.MustParse("20000000-2000-2000-2000-200000000002")
+	ak, _ := keyseed.Derive(keyseed.TestSeed(), a)
+	wrong := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	c, err := testmedia.Generate(testmedia.Options{Dir: t.TempDir(), Scheme: "cenc",
+		Video: testmedia.Track{KID: videoKID, Key: wrong}, Audio: testmedia.Track{KID: a, Key: ak}, LAURL: e.laURL})
+	require.NoError(t, err)
+	_, err = d.Client.Play(context.Background(), c.MPD, t.TempDir(), "")
+	require.ErrorIs(t, err, drm.ErrLicenseMismatch)
+}

@@ -3,6 +3,7 @@ package tee
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
 )
 
@@ -135,3 +137,23 @@ func (k *Key) LogValue() slog.Value {
 
 var _ slog.LogValuer = (*Key)(nil)
 var _ fmt.Formatter = (*Key)(nil)
+
+// VerifyChecksum checks the content key against a WRMHEADER CHECKSUM for
+// this KID (PlayReady Header spec §5; algID "AESCTR" or "COCKTAIL"): a
+// mismatch means the license carries another key than the content was
+// packaged with. An empty checksum (AESCBC keys have none) passes.
+func (k *Key) VerifyChecksum(algID string, checksum []byte) error {
+	if len(checksum) == 0 {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return errClosed
+	}
+	sum, err := pro.Checksum(algID, k.kid, k.ck[:])
+	if err != nil || subtle.ConstantTimeCompare(sum, checksum) != 1 {
+		return fmt.Errorf("tee: content key does not match the header checksum for %s: %w", k.kid, drm.ErrLicenseMismatch)
+	}
+	return nil
+}

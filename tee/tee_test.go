@@ -2,6 +2,7 @@ package tee_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -270,4 +271,17 @@ func TestBackendURIs(t *testing.T) {
 	}
 	_, err = tee.OpenBackend("nope")
 	require.ErrorIs(t, err, tee.ErrBackend)
+}
+
+func TestVerifyChecksum(t *testing.T) {
+	d := provision(t, openSoft(t), 2000)
+	k, err := d.Bind(license(t, d, licOpts{persistent: true}))
+	require.NoError(t, err)
+	// spec/pro-header.md §8: KID 10000000-…-100000000001 with this key has CHECKSUM 5TzIYQ2hrOY=.
+	good, _ := base64.StdEncoding.DecodeString("5TzIYQ2hrOY=")
+	require.NoError(t, k.VerifyChecksum("AESCTR", good))
+	require.NoError(t, k.VerifyChecksum("AESCBC", nil))
+	bad := append([]byte(nil), good...)
+	bad[0] ^= 1
+	require.ErrorIs(t, k.VerifyChecksum("AESCTR", bad), drm.ErrLicenseMismatch)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/internal/demo"
@@ -77,9 +79,20 @@ func flow(t *testing.T, backend string, inputs bool, checkBackend func(*testing.
 	cbcs := genContent(t, "cbcs", 2, laURL)
 
 	// Non-persistent licenses (the server's default policy).
+	r := run(t, "license", "acquire", "--dev", dev, "--mpd", cenc.MPD, "--json")
+	require.Equal(t, 0, r.code, "%s", r)
 	var acq acquireOut
-	okJSON(t, &acq, "license", "acquire", "--dev", dev, "--mpd", cenc.MPD, "--json")
+	decode(t, r, &acq)
 	requireLicenses(t, acq, []string{cenc.video.String(), cenc.audio.String()}, false, 150)
+	// "error" is present and null, not left out.
+	var raw struct {
+		Licenses []map[string]json.RawMessage `json:"licenses"`
+	}
+	decode(t, r, &raw)
+	for _, l := range raw.Licenses {
+		require.Contains(t, l, "error")
+		require.Equal(t, "null", string(l["error"]))
+	}
 
 	// Persistent SL2000 licenses: --url replaces LA_URL, query included.
 	persistURL := laURL + "?cfg=(persist:true,sl:2000)"
@@ -142,15 +155,21 @@ func playAndCompare(t *testing.T, dev string, c content, url string) {
 	if url != "" {
 		args = append(args, "--url", url)
 	}
+	r := run(t, args...)
+	require.Equal(t, 0, r.code, "%s", r)
 	var p playOut
-	okJSON(t, &p, args...)
+	decode(t, r, &p)
 	require.Nil(t, p.Error)
+	var raw map[string]json.RawMessage
+	decode(t, r, &raw)
+	require.Equal(t, "null", string(raw["error"]), "play reports \"error\": null")
 	require.Len(t, p.Tracks, 2)
 	wantKID := map[string]string{"video": c.video.String(), "audio": c.audio.String()}
 	for _, tr := range p.Tracks {
 		require.Contains(t, wantKID, tr.Type)
 		require.Equal(t, wantKID[tr.Type], tr.KID)
 		require.Equal(t, tr.Type+".mp4", tr.Out)
+		requireClearInit(t, filepath.Join(out, tr.Out))
 		got, err := demo.SampleData(filepath.Join(out, tr.Out))
 		require.NoError(t, err)
 		want := c.Clear[tr.Type]
@@ -162,6 +181,40 @@ func playAndCompare(t *testing.T, dev string, c content, url string) {
 		delete(wantKID, tr.Type)
 	}
 	require.Empty(t, wantKID, "missing tracks")
+}
+
+// requireClearInit checks that a played file is clear fMP4: an init
+// segment without protected sample entries, sinf or pssh, and media
+// segments without senc, saiz or saio.
+func requireClearInit(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	f, err := mp4.DecodeFile(bytes.NewReader(b))
+	require.NoError(t, err)
+	require.NotNil(t, f.Init, "%s has no init segment", path)
+	require.Empty(t, f.Init.Moov.Psshs, "pssh left in %s", path)
+	for _, trak := range f.Init.Moov.Traks {
+		for _, e := range trak.Mdia.Minf.Stbl.Stsd.Children {
+			require.NotContains(t, []string{"encv", "enca"}, e.Type(), "protected sample entry left in %s", path)
+			switch se := e.(type) {
+			case *mp4.VisualSampleEntryBox:
+				require.Nil(t, se.Sinf, "sinf left in %s", path)
+			case *mp4.AudioSampleEntryBox:
+				require.Nil(t, se.Sinf, "sinf left in %s", path)
+			}
+		}
+	}
+	require.NotEmpty(t, f.Segments, "%s has no media segments", path)
+	for _, seg := range f.Segments {
+		for _, frag := range seg.Fragments {
+			for _, traf := range frag.Moof.Trafs {
+				require.Nil(t, traf.Senc, "senc left in %s", path)
+				require.Nil(t, traf.Saiz, "saiz left in %s", path)
+				require.Nil(t, traf.Saio, "saio left in %s", path)
+			}
+		}
+	}
 }
 
 // playReadyFromMPD returns the mspr:pro and cenc:pssh values of the first
