@@ -29,7 +29,7 @@
 //     with its licenses bound, in sample bytes per second.
 //   - Provision/soft|tpm: tee.Provision of one SL3000 device.
 //
-// Every benchmark body is also run once by a test (bench_test.go), so that
+// Every benchmark body is also run once by a test, so that
 // `go test ./...` catches a benchmark that no longer works; no test asserts
 // timing.
 //
