@@ -3,6 +3,7 @@ package tee
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type Device struct {
 	signPub ecc.Point
 	encPub  ecc.Point
 	rand    io.Reader
+	// softSign is the parsed signing key of a soft device, kept so that a
+	// signature does not re-derive the public key each time.
+	softSign *ecdsa.PrivateKey
 
 	mu     sync.Mutex
 	nonces [][16]byte // outstanding challenge nonces, oldest first
@@ -119,9 +123,9 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 
 // Open restores a provisioned device from its state. rand supplies nonces
 // (nil = crypto/rand).
-func Open(b *Backend, st State, rand io.Reader) (*Device, error) {
-	if rand == nil {
-		rand = cryptoRand{}
+func Open(b *Backend, st State, nonceRand io.Reader) (*Device, error) {
+	if nonceRand == nil {
+		nonceRand = cryptoRand{}
 	}
 	if st.Backend != b.URI() {
 		return nil, errors.New("tee: device state belongs to another backend")
@@ -144,7 +148,13 @@ func Open(b *Backend, st State, rand io.Reader) (*Device, error) {
 	if !ok1 || !ok2 || cs != signPub || ce != encPub {
 		return nil, fmt.Errorf("tee: certificate keys do not match the key blobs: %w", drm.ErrInvalidDeviceCertificate)
 	}
-	return &Device{b: b, st: st, signPub: signPub, encPub: encPub, rand: rand}, nil
+	d := &Device{b: b, st: st, signPub: signPub, encPub: encPub, rand: nonceRand}
+	if !b.IsTPM() {
+		if d.softSign, err = softKey(st.SignKey); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 // State returns a copy of the persistent state.
@@ -173,6 +183,9 @@ func (d *Device) EncryptionKey() ecc.Point { return d.encPub }
 func (d *Device) SignDigest(digest []byte) ([64]byte, error) {
 	if len(digest) != 32 {
 		return [64]byte{}, errors.New("tee: digest must be 32 bytes")
+	}
+	if d.softSign != nil {
+		return ecc.Sign(rand.Reader, d.softSign, digest)
 	}
 	return d.b.sign(d.st.SignKey, digest)
 }

@@ -9,7 +9,7 @@
 package ecc
 
 import (
-	"crypto/ecdh"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
@@ -88,19 +88,32 @@ func Add(a, b Point) (Point, error) {
 	return encode(nistec.NewP256Point().Add(pa, pb))
 }
 
-// Neg returns -p (same x, y negated).
+// p256P is the field prime, big-endian.
+var p256P = [32]byte{
+	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+}
+
+// p256N is the group order, big-endian.
+var p256N = [32]byte{
+	0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+}
+
+// Neg returns -p: the same x and p − y, computed byte-wise with borrow in
+// constant time (y is never 0 for a point of the P-256 group).
 func Neg(p Point) (Point, error) {
-	q, err := p.decode()
-	if err != nil {
+	if _, err := p.decode(); err != nil {
 		return Point{}, err
 	}
-	c := q.BytesCompressed()
-	c[0] ^= 1 // 0x02 <-> 0x03 selects the other root: the negated point
-	n, err := nistec.NewP256Point().SetBytes(c)
-	if err != nil {
-		return Point{}, ErrPoint
+	out := p
+	var borrow uint16
+	for i := 31; i >= 0; i-- {
+		d := uint16(p256P[i]) - uint16(p[32+i]) - borrow
+		out[32+i] = byte(d)
+		borrow = (d >> 8) & 1
 	}
-	return encode(n)
+	return out, nil
 }
 
 // Sub returns a - b.
@@ -134,13 +147,19 @@ func ScalarBaseMult(k []byte) (Point, error) {
 	return encode(r)
 }
 
-// RandomScalar draws a uniform non-zero scalar below the group order.
+// RandomScalar draws a uniform non-zero scalar below the group order by
+// rejection sampling (no point multiplication, unlike generating a key).
 func RandomScalar(rand io.Reader) ([]byte, error) {
-	k, err := ecdh.P256().GenerateKey(rand)
-	if err != nil {
-		return nil, err
+	k := make([]byte, ScalarSize)
+	for range 64 {
+		if _, err := io.ReadFull(rand, k); err != nil {
+			return nil, err
+		}
+		if bytes.Compare(k, p256N[:]) < 0 && !bytes.Equal(k, make([]byte, ScalarSize)) {
+			return k, nil
+		}
 	}
-	return k.Bytes(), nil
+	return nil, errors.New("ecc: random source keeps giving out-of-range scalars")
 }
 
 // PointFromX returns a point whose x coordinate is x, if one exists.

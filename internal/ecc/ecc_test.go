@@ -1,6 +1,7 @@
 package ecc
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -97,4 +98,32 @@ func TestPointText(t *testing.T) {
 	require.NoError(t, q.UnmarshalText(txt))
 	require.Equal(t, p, q)
 	require.ErrorIs(t, q.UnmarshalText([]byte("AAAA")), ErrPoint)
+}
+
+// Neg by p − y agrees with negation through point decompression.
+func TestNegMatchesDecompression(t *testing.T) {
+	for range 50 {
+		k, err := RandomScalar(rand.Reader)
+		require.NoError(t, err)
+		p, err := ScalarBaseMult(k)
+		require.NoError(t, err)
+		n, err := Neg(p)
+		require.NoError(t, err)
+		require.True(t, n.Valid())
+		q, ok := PointFromX(p.X())
+		require.True(t, ok)
+		require.True(t, q == p || q == n, "negation is the other root")
+		back, err := Neg(n)
+		require.NoError(t, err)
+		require.Equal(t, p, back)
+	}
+}
+
+func TestRandomScalarRejectsOutOfRange(t *testing.T) {
+	ones := bytes.NewReader(bytes.Repeat([]byte{0xff}, 32*64))
+	_, err := RandomScalar(ones)
+	require.Error(t, err)
+	k, err := RandomScalar(bytes.NewReader(append(bytes.Repeat([]byte{0xff}, 32), bytes.Repeat([]byte{0x01}, 32)...)))
+	require.NoError(t, err)
+	require.Equal(t, bytes.Repeat([]byte{0x01}, 32), k)
 }
