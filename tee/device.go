@@ -236,3 +236,9 @@ func softKey(blob []byte) (*ecdsa.PrivateKey, error) {
 	}
 	return k, nil
 }
+
+// Format prints the backend and level only: for the soft backend the key
+// fields are private scalars, which must not reach logs or errors.
+func (s State) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "tee.State{backend: %s, security_level: %d}", s.Backend, s.SecurityLevel)
+}

@@ -285,3 +285,14 @@ func TestVerifyChecksum(t *testing.T) {
 	bad[0] ^= 1
 	require.ErrorIs(t, k.VerifyChecksum("AESCTR", bad), drm.ErrLicenseMismatch)
 }
+
+func TestStateNeverFormatsKeys(t *testing.T) {
+	d := provision(t, openSoft(t), 150)
+	st := d.State()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%x", "%d", "%s"} {
+		s := fmt.Sprintf(verb, st)
+		require.NotContains(t, s, hex.EncodeToString(st.SignKey), verb)
+		require.NotContains(t, s, fmt.Sprint(st.SignKey[0], " ", st.SignKey[1]), verb)
+		require.Contains(t, s, "soft", verb)
+	}
+}

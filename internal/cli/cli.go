@@ -135,6 +135,23 @@ func errString(err error) *string {
 	return &s
 }
 
+// emit writes a command's result: v as JSON, or human's text. A failure err
+// is returned either way (for the exit code); with JSON it is marked as
+// already reported, since v carries it.
+func emit(cmd *cobra.Command, asJSON bool, v any, err error, human func(io.Writer)) error {
+	if asJSON {
+		if werr := writeJSON(cmd.OutOrStdout(), v); werr != nil {
+			return werr
+		}
+		if err != nil {
+			return reportedError{err}
+		}
+		return nil
+	}
+	human(cmd.OutOrStdout())
+	return err
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -137,23 +138,15 @@ func newLicenseAcquireCmd() *cobra.Command {
 			if firstErr != nil {
 				out.Error = errString(firstErr)
 			}
-			if o.json {
-				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
-					return err
+			return emit(cmd, o.json, out, firstErr, func(w io.Writer) {
+				for _, l := range out.Licenses {
+					status := "bound"
+					if !l.Bound {
+						status = "not bound: " + *l.Error
+					}
+					fmt.Fprintf(w, "%s persistent=%v min_sl=%d %s\n", l.KID, l.Persistent, l.MinSecurityLevel, status)
 				}
-				if firstErr != nil {
-					return reportedError{firstErr}
-				}
-				return nil
-			}
-			for _, l := range out.Licenses {
-				status := "bound"
-				if !l.Bound {
-					status = "not bound: " + *l.Error
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s persistent=%v min_sl=%d %s\n", l.KID, l.Persistent, l.MinSecurityLevel, status)
-			}
-			return firstErr
+			})
 		},
 	}
 	o.addFlags(c)

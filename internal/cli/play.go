@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -49,19 +50,11 @@ func newPlayCmd() *cobra.Command {
 				}
 				out.Tracks = append(out.Tracks, trackJSON{Type: t.Type, KID: id, Samples: t.Samples, Out: t.Out})
 			}
-			if o.json {
-				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
-					return err
+			return emit(cmd, o.json, out, perr, func(w io.Writer) {
+				for _, t := range out.Tracks {
+					fmt.Fprintf(w, "%s kid=%s samples=%d -> %s\n", t.Type, t.KID, t.Samples, t.Out)
 				}
-				if perr != nil {
-					return reportedError{perr}
-				}
-				return nil
-			}
-			for _, t := range out.Tracks {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s kid=%s samples=%d -> %s\n", t.Type, t.KID, t.Samples, t.Out)
-			}
-			return perr
+			})
 		},
 	}
 	f := c.Flags()
