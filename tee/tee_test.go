@@ -18,8 +18,8 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/internal/swtpmtest"
 	"github.com/prsim/prsim/tee"
-	"github.com/prsim/prsim/tee/internal/tpm/tpmtest"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/xmr"
@@ -113,7 +113,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) *tee.Backend {
 			return b
 		},
 		"swtpm": func(t *testing.T) *tee.Backend {
-			addr := tpmtest.StartSwtpm(t)
+			addr := swtpmtest.Start(t)
 			b, err := tee.OpenBackend("swtpm:" + addr)
 			require.NoError(t, err)
 			return b

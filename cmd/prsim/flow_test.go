@@ -4,21 +4,17 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
 	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/internal/demo"
+	"github.com/prsim/prsim/internal/swtpmtest"
 	"github.com/prsim/prsim/wire/pro"
 )
 
@@ -39,7 +35,7 @@ func TestCLIFlow(t *testing.T) {
 			// re-create the same simulator.
 			require.Regexp(t, `^sim:[0-9]+$`, b)
 		}},
-		{"swtpm", func(t *testing.T) string { return "swtpm:" + startSwtpm(t) }, nil},
+		{"swtpm", func(t *testing.T) string { return "swtpm:" + swtpmtest.Start(t) }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -286,65 +282,4 @@ func (c content) laURL(t *testing.T) string {
 	require.NoError(t, err)
 	require.NotEmpty(t, h.LAURL)
 	return h.LAURL
-}
-
-// startSwtpm launches swtpm on loopback with a temporary state directory
-// and returns its data-port address. (tee/internal/tpm/tpmtest has the same
-// helper, but Go's internal rule keeps it out of reach of cmd/prsim.)
-func startSwtpm(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("swtpm")
-	if err != nil {
-		skipOrFail(t, "swtpm not installed")
-	}
-	dir := t.TempDir()
-	for range 20 {
-		port := freePortPair(t)
-		cmd := exec.Command(bin, "socket", "--tpm2",
-			"--server", "type=tcp,port="+strconv.Itoa(port)+",bindaddr=127.0.0.1",
-			"--ctrl", "type=tcp,port="+strconv.Itoa(port+1)+",bindaddr=127.0.0.1",
-			"--tpmstate", "dir="+dir, "--flags", "not-need-init,startup-clear")
-		require.NoError(t, cmd.Start())
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		deadline := time.After(10 * time.Second)
-	wait:
-		for {
-			if c, err := net.Dial("tcp", addr); err == nil {
-				c.Close()
-				t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
-				return addr
-			}
-			select {
-			case <-exited:
-				break wait // lost a port race: try another pair
-			case <-deadline:
-				_ = cmd.Process.Kill()
-				<-exited
-				t.Fatal("swtpm did not start listening")
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	t.Fatal("swtpm could not start")
-	return ""
-}
-
-// freePortPair finds a port p with p+1 also free (swtpm's control port).
-func freePortPair(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port pair")
-	return 0
 }

@@ -1,4 +1,6 @@
-package tpmtest
+// Package swtpmtest starts swtpm (the software TPM daemon) for tests, so
+// TPM-backed code also runs against a TPM in another process.
+package swtpmtest
 
 import (
 	"fmt"
@@ -9,11 +11,11 @@ import (
 	"time"
 )
 
-// StartSwtpm launches swtpm on loopback with a temporary state directory and
+// Start launches swtpm on loopback with a temporary state directory and
 // returns its data-port address. The test is skipped when swtpm is not
 // installed, unless PRSIM_REQUIRE_TOOLS is set by CI's environment, in which
 // case it fails.
-func StartSwtpm(t testing.TB) string {
+func Start(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("swtpm")
 	if err != nil {

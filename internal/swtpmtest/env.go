@@ -1,4 +1,4 @@
-package tpmtest
+package swtpmtest
 
 import "os"
 
