@@ -36,7 +36,9 @@ type Key struct {
 // (unknown must-understand objects reject it); it is a simple ECC-256 license
 // for an AES-CTR or AES-CBC key; its ECC device key is this device's
 // encryption key (else DRM_E_LICENSEMISMATCH); the device meets its minimum
-// security level (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); a non-persistent
+// security level (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); it has no
+// time-based policy, since the device has no trusted clock yet
+// (DRM_E_NO_CLK_SUPPORTED), and no unknown must-understand restriction; a non-persistent
 // license carries an outstanding nonce as rights ID (DRM_E_LICENSEMISMATCH);
 // and its CMAC verifies with the unwrapped CI (DRM_E_LIC_SIGNATURE_FAILURE).
 // Only then is CK accepted.
@@ -62,6 +64,9 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	minSL := lic.MinSecurityLevel()
 	if uint32(minSL) > d.st.SecurityLevel {
 		return nil, fmt.Errorf("tee: license needs security level %d, device has %d: %w", minSL, d.st.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
+	}
+	if err := checkPolicy(lic.Policy()); err != nil {
+		return nil, err
 	}
 	if !lic.Persistent() && !d.nonceOutstanding(lic.RightsID) {
 		return nil, fmt.Errorf("tee: non-persistent license does not answer an outstanding challenge: %w", drm.ErrLicenseMismatch)
@@ -94,6 +99,25 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// checkPolicy refuses what this TEE cannot enforce. prsim devices have no
+// trusted clock yet, and without one a device must not bind a time-based
+// license (spec/policies-and-outputs.md §5, §9); a must-understand
+// extensible restriction it does not know is refused likewise.
+func checkPolicy(p xmr.Policy) error {
+	timed := p.ExpireAfterFirstPlay != nil || p.ExpireAfterFirstUse != nil || p.ExpireAfterFirstStore != nil ||
+		p.RealTimeExpiration ||
+		(p.Expiration != nil && (p.Expiration.Begin != 0 || p.Expiration.End != xmr.ExpirationUnlimited))
+	if timed {
+		return fmt.Errorf("tee: license has time-based policy and the device has no trusted clock: %w", drm.ErrNoClkSupported)
+	}
+	for _, o := range p.Unknown {
+		if o.Flags&xmr.FlagMustUnderstand != 0 {
+			return fmt.Errorf("tee: must-understand restriction 0x%04x not understood: %w", o.Type, drm.ErrExtendedRestrictionNotUnderstood)
+		}
+	}
+	return nil
 }
 
 // KID returns the key identifier.

@@ -64,6 +64,7 @@ type licOpts struct {
 	keyType    uint16
 	devKey     *ecc.Point
 	extra      []*xmr.Object
+	tweak      func(*xmr.Template)
 }
 
 // license builds a license for d the way licsrv does.
@@ -92,6 +93,9 @@ func license(t *testing.T, d *tee.Device, o licOpts) []byte {
 	if !o.persistent {
 		s := uint16(xmr.SettingCannotPersist)
 		tm.Settings = &s
+	}
+	if o.tweak != nil {
+		o.tweak(tm)
 	}
 	b, err := tm.Build(ci[:])
 	require.NoError(t, err)
@@ -295,4 +299,32 @@ func TestStateNeverFormatsKeys(t *testing.T) {
 		require.NotContains(t, s, fmt.Sprint(st.SignKey[0], " ", st.SignKey[1]), verb)
 		require.Contains(t, s, "soft", verb)
 	}
+}
+
+func TestTimeBasedLicenseNeedsAClock(t *testing.T) {
+	d := provision(t, openSoft(t), 2000)
+	sixty := uint32(60)
+	for name, tw := range map[string]func(*xmr.Template){
+		"expiration": func(m *xmr.Template) { m.Expiration = &xmr.Expiration{Begin: 1, End: 0xFFFFFFFF} },
+		"end-date":   func(m *xmr.Template) { m.Expiration = &xmr.Expiration{End: 2000000000} },
+		"first-play": func(m *xmr.Template) { m.ExpireAfterFirstPlay = &sixty },
+		"real-time":  func(m *xmr.Template) { m.RealTimeExpiration = true },
+	} {
+		_, err := d.Bind(license(t, d, licOpts{persistent: true, tweak: tw}))
+		require.ErrorIs(t, err, drm.ErrNoClkSupported, name)
+	}
+	// An unlimited expiration object is no time limit.
+	k, err := d.Bind(license(t, d, licOpts{persistent: true, tweak: func(m *xmr.Template) {
+		m.Expiration = &xmr.Expiration{Begin: 0, End: 0xFFFFFFFF}
+	}}))
+	require.NoError(t, err)
+	k.Close()
+}
+
+func TestUnknownExtensibleRestrictionRefused(t *testing.T) {
+	d := provision(t, openSoft(t), 2000)
+	// Flags 0x1D: must-understand, allow-external-parse, best-effort, secure state (test-server extendedrestrictions).
+	obj := xmr.NewLeaf(0x001D, 0x0400, []byte{2})
+	_, err := d.Bind(license(t, d, licOpts{persistent: true, tweak: func(m *xmr.Template) { m.PlayExtra = []*xmr.Object{obj} }}))
+	require.ErrorIs(t, err, drm.ErrExtendedRestrictionNotUnderstood)
 }
