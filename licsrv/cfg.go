@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,9 @@ type Policy struct {
 	TID          string
 }
 
+// oplKeys are the cfg OPL keys in the order of XMR object 0x05.
+var oplKeys = [5]string{"cvopl", "ucvopl", "avopl", "caopl", "ucaopl"}
+
 // Well-known GUIDs (spec/policies-and-outputs.md §3–§4).
 var (
 	guidMaxRes       = kid.MustParse("9645E831-E01D-4FFF-8342-0A720E3E028F")
@@ -262,8 +266,7 @@ func (p *Policy) set(n node) error {
 		if err != nil {
 			return cfgErr(n.key)
 		}
-		i := map[string]int{"cvopl": 0, "ucvopl": 1, "avopl": 2, "caopl": 3, "ucaopl": 4}[n.key]
-		p.OPL[i] = uint16(x)
+		p.OPL[slices.Index(oplKeys[:], n.key)] = uint16(x)
 		p.HasOPL = true
 	case "dvop", "daop", "avop":
 		oc, err := outputConfig(n)

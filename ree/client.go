@@ -60,8 +60,9 @@ type Client struct {
 	cfg  Config
 	http *http.Client
 
-	mu   sync.Mutex
-	keys map[kid.ID]*tee.Key // bound keys of this session
+	mu      sync.Mutex
+	keys    map[kid.ID]*tee.Key    // bound keys of this session
+	trusted map[string]*bcert.Cert // leaf of each server chain verified this session, by raw chain
 }
 
 // New returns a client.
@@ -82,7 +83,7 @@ func New(cfg Config) (*Client, error) {
 	if h == nil {
 		h = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{cfg: cfg, http: h, keys: map[kid.ID]*tee.Key{}}, nil
+	return &Client{cfg: cfg, http: h, keys: map[kid.ID]*tee.Key{}, trusted: map[string]*bcert.Cert{}}, nil
 }
 
 // Close wipes every key handle of the session.
@@ -282,14 +283,11 @@ func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byt
 }
 
 func (c *Client) verifyResponse(resp *soap.ParsedResponse) error {
-	chain, err := bcert.ParseChain(resp.SigningChain)
+	leaf, err := c.trustedLeaf(resp.SigningChain)
 	if err != nil {
-		return fmt.Errorf("ree: response signing chain: %w", drm.ErrInvalidLicenseResponseSignature)
-	}
-	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Clock.Now()}); err != nil {
 		return fmt.Errorf("ree: response signing chain not trusted (%v): %w", err, drm.ErrInvalidLicenseResponseSignature)
 	}
-	pub, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageSignResponse)
+	pub, ok := leaf.KeyWithUsage(bcert.KeyUsageSignResponse)
 	if !ok {
 		return fmt.Errorf("ree: response signer lacks SIGN_RESPONSE: %w", drm.ErrInvalidLicenseResponseSignature)
 	}
@@ -297,6 +295,30 @@ func (c *Client) verifyResponse(resp *soap.ParsedResponse) error {
 		return fmt.Errorf("ree: %w", err)
 	}
 	return nil
+}
+
+// trustedLeaf parses and verifies a server certificate chain against the
+// device's roots and returns its leaf. A chain verified once is remembered
+// for the session: the same server chain arrives with every response and
+// its ECDSA checks would otherwise be repeated on each acquisition.
+func (c *Client) trustedLeaf(raw []byte) (*bcert.Cert, error) {
+	c.mu.Lock()
+	leaf, ok := c.trusted[string(raw)]
+	c.mu.Unlock()
+	if ok {
+		return leaf, nil
+	}
+	chain, err := bcert.ParseChain(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Clock.Now()}); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.trusted[string(raw)] = chain.Leaf()
+	c.mu.Unlock()
+	return chain.Leaf(), nil
 }
 
 // serverKey returns the license server's challenge encryption key, from the
@@ -327,14 +349,11 @@ func (c *Client) serverKey(ctx context.Context, u *url.URL) (ecc.Point, error) {
 		}
 		fetched = true
 	}
-	chain, err := bcert.ParseChain(raw)
+	leaf, err := c.trustedLeaf(raw)
 	if err != nil {
-		return ecc.Point{}, fmt.Errorf("ree: server certificate: %w", err)
-	}
-	if err := chain.Verify(bcert.VerifyOptions{Roots: c.cfg.Roots, CurrentTime: c.cfg.Clock.Now()}); err != nil {
 		return ecc.Point{}, fmt.Errorf("ree: server certificate not trusted: %w", err)
 	}
-	key, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
+	key, ok := leaf.KeyWithUsage(bcert.KeyUsageEncryptKey)
 	if !ok {
 		return ecc.Point{}, fmt.Errorf("ree: server certificate has no encryption key: %w", drm.ErrBCertRequiredKeyUsageMissing)
 	}

@@ -126,17 +126,6 @@ func (b *Backend) public(blob []byte) (ecc.Point, error) {
 	return p, nil
 }
 
-func (b *Backend) sign(blob, digest []byte) ([64]byte, error) {
-	if b.tpm != nil {
-		return b.tpm.Sign(blob, digest)
-	}
-	k, err := softKey(blob)
-	if err != nil {
-		return [64]byte{}, err
-	}
-	return ecc.Sign(rand.Reader, k, digest)
-}
-
 func (b *Backend) zgen(blob []byte, p ecc.Point) (ecc.Point, error) {
 	if b.tpm != nil {
 		return b.tpm.ZGen(blob, p)

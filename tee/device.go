@@ -184,10 +184,10 @@ func (d *Device) SignDigest(digest []byte) ([64]byte, error) {
 	if len(digest) != 32 {
 		return [64]byte{}, errors.New("tee: digest must be 32 bytes")
 	}
-	if d.softSign != nil {
+	if d.softSign != nil { // soft backend: the key was parsed once, in Open
 		return ecc.Sign(rand.Reader, d.softSign, digest)
 	}
-	return d.b.sign(d.st.SignKey, digest)
+	return d.b.tpm.Sign(d.st.SignKey, digest)
 }
 
 // NewNonce draws a challenge nonce and remembers it; a non-persistent license

@@ -2,7 +2,6 @@ package pro
 
 import (
 	"encoding/base64"
-	"encoding/xml"
 	"io"
 	"net/url"
 	"strconv"
@@ -229,23 +228,11 @@ func checkInner(s string) error {
 	if _, err := p.next(); err != nil {
 		return malformed("CUSTOMATTRIBUTES has invalid content")
 	}
-	for depth := 0; ; {
-		tok, err := p.nextIn()
-		if err != nil {
-			return err
-		}
-		switch tok.(type) {
-		case xml.StartElement:
-			depth++
-		case xml.EndElement:
-			if depth > 0 {
-				depth--
-				continue
-			}
-			if _, err := p.next(); err != io.EOF {
-				return malformed("CUSTOMATTRIBUTES content is not balanced")
-			}
-			return nil
-		}
+	if err := p.skip(); err != nil { // up to the </c> that matches <c>
+		return err
 	}
+	if _, err := p.next(); err != io.EOF {
+		return malformed("CUSTOMATTRIBUTES content is not balanced")
+	}
+	return nil
 }

@@ -281,19 +281,9 @@ func ParseChallenge(body []byte) (*ParsedChallenge, error) {
 	if !op.is(NSProtocols, "AcquireLicense") {
 		return nil, errf(drm.ErrSOAPXMLWrongMessageType, "body is not an AcquireLicense request")
 	}
-	ch, err := op.path(drm.ErrSOAPXMLXMLFormat, "challenge", "Challenge")
+	ch, la, err := signedPart(op, "challenge", "Challenge", "LA")
 	if err != nil {
 		return nil, err
-	}
-	if !ch.is(nsMessages, "Challenge") {
-		return nil, formatErr("Challenge is not in the messages namespace")
-	}
-	la, err := ch.must("LA", drm.ErrSOAPXMLXMLFormat)
-	if err != nil {
-		return nil, err
-	}
-	if !la.is(NSProtocols, "LA") {
-		return nil, formatErr("LA is not in the protocols namespace")
 	}
 	if id, _ := la.attrValue("Id"); id != signedID {
 		return nil, sigErr("LA Id is not SignedData")

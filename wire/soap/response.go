@@ -133,19 +133,9 @@ func ParseResponse(body []byte) (*ParsedResponse, error) {
 	if !op.is(NSProtocols, "AcquireLicenseResponse") {
 		return nil, errf(drm.ErrSOAPXMLWrongMessageType, "body is not an AcquireLicenseResponse")
 	}
-	resp, err := op.path(drm.ErrSOAPXMLXMLFormat, "AcquireLicenseResult", "Response")
+	resp, lr, err := signedPart(op, "AcquireLicenseResult", "Response", "LicenseResponse")
 	if err != nil {
 		return nil, err
-	}
-	if !resp.is(nsMessages, "Response") {
-		return nil, formatErr("Response is not in the messages namespace")
-	}
-	lr, err := resp.must("LicenseResponse", drm.ErrSOAPXMLXMLFormat)
-	if err != nil {
-		return nil, err
-	}
-	if !lr.is(NSProtocols, "LicenseResponse") {
-		return nil, formatErr("LicenseResponse is not in the protocols namespace")
 	}
 	p := &ParsedResponse{raw: raw, lr: raw[lr.start:lr.end]}
 	if err := p.parseLicenseResponse(lr); err != nil {

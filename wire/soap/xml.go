@@ -266,6 +266,28 @@ func checkEnvelope(root *node) (*node, error) {
 	return body.kids[0], nil
 }
 
+// signedPart descends from an operation element through wrapper to the
+// message element (messages namespace) and its signed child (protocols
+// namespace, the element whose exact bytes are digested), the common shape
+// of challenges and responses (spec/soap.md §2, §5).
+func signedPart(op *node, wrapper, message, signed string) (msg, part *node, err error) {
+	msg, err = op.path(drm.ErrSOAPXMLXMLFormat, wrapper, message)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !msg.is(nsMessages, message) {
+		return nil, nil, formatErr(message + " is not in the messages namespace")
+	}
+	part, err = msg.must(signed, drm.ErrSOAPXMLXMLFormat)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !part.is(NSProtocols, signed) {
+		return nil, nil, formatErr(signed + " is not in the protocols namespace")
+	}
+	return msg, part, nil
+}
+
 // ParseEnvelopeAction returns the local name of the first element inside
 // soap:Body (AcquireLicense, AcknowledgeLicense, Fault, …) so that a server
 // can dispatch before parsing the message itself.
