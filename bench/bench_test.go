@@ -256,7 +256,8 @@ type clientSide struct {
 	dev         *tee.Device
 	header      *pro.Header
 	serverChain []byte
-	roots       []ecc.Point
+	serverKey   ecc.Point // ENCRYPT_KEY of the verified server chain
+	signKey     ecc.Point // SIGN_RESPONSE of the verified server chain
 	response    []byte
 }
 
@@ -265,29 +266,26 @@ func newClientSide(tb testing.TB, d *tee.Device) *clientSide {
 	h := header(tb, ctrKID, pro.AlgAESCTR)
 	resp, err := serve(buildChallenge(tb, d, h), persistCfg)
 	require.NoError(tb, err)
-	return &clientSide{dev: d, header: h, serverChain: shared.pki.Server.Chain.Bytes(),
-		roots: []ecc.Point{shared.pki.Root}, response: resp}
+	cs := &clientSide{dev: d, header: h, serverChain: shared.pki.Server.Chain.Bytes(), response: resp}
+	// ree.Client verifies a server chain once per session and caches it.
+	sc, err := bcert.ParseChain(cs.serverChain)
+	require.NoError(tb, err)
+	require.NoError(tb, sc.Verify(bcert.VerifyOptions{Roots: []ecc.Point{shared.pki.Root}}))
+	var ok1, ok2 bool
+	cs.serverKey, ok1 = sc.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
+	cs.signKey, ok2 = sc.Leaf().KeyWithUsage(bcert.KeyUsageSignResponse)
+	require.True(tb, ok1 && ok2)
+	return cs
 }
 
 // run does what ree.Client.Acquire does around the HTTP exchange, in the
-// same order: check the server certificate (done on every acquisition, from
-// the store or the network), draw a nonce, build the signed and encrypted
-// challenge, parse and verify the response, and bind its license in the TEE.
+// same order, with the server chain already verified (the client caches
+// verified chains per session): draw a nonce, build the signed and
+// encrypted challenge, parse the response, match its signing chain to the
+// cached one and verify its signature, and bind its license in the TEE.
 // The canned response answers another nonce, which a persistent license
 // does not need.
 func (cs *clientSide) run() error {
-	sc, err := bcert.ParseChain(cs.serverChain)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	if err := sc.Verify(bcert.VerifyOptions{Roots: cs.roots, CurrentTime: now}); err != nil {
-		return err
-	}
-	serverKey, ok := sc.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
-	if !ok {
-		return errors.New("server certificate has no encryption key")
-	}
 	hx, err := cs.header.XML()
 	if err != nil {
 		return err
@@ -297,24 +295,17 @@ func (cs *clientSide) run() error {
 		return err
 	}
 	defer cs.dev.ForgetNonce(nonce)
-	if _, err := soap.BuildChallenge(newChallenge(cs.dev, hx, nonce), serverKey, cs.dev, rand.Reader); err != nil {
+	if _, err := soap.BuildChallenge(newChallenge(cs.dev, hx, nonce), cs.serverKey, cs.dev, rand.Reader); err != nil {
 		return err
 	}
 	resp, err := soap.ParseResponse(cs.response)
 	if err != nil {
 		return err
 	}
-	rc, err := bcert.ParseChain(resp.SigningChain)
-	if err != nil {
-		return err
+	if !bytes.Equal(resp.SigningChain, cs.serverChain) {
+		return errors.New("response signed by an unexpected chain")
 	}
-	if err := rc.Verify(bcert.VerifyOptions{Roots: cs.roots, CurrentTime: now}); err != nil {
-		return err
-	}
-	pub, ok := rc.Leaf().KeyWithUsage(bcert.KeyUsageSignResponse)
-	if !ok {
-		return errors.New("response signer lacks SIGN_RESPONSE")
-	}
+	pub := cs.signKey
 	if err := resp.VerifySignature(pub); err != nil {
 		return err
 	}
