@@ -53,6 +53,8 @@ type Config struct {
 	// the system clock. A hal.WallClock makes it user-settable.
 	Clock clock.Clock
 	Rand  io.Reader // nil = crypto/rand
+	// Exchanges, if set, receives every SOAP message sent and received.
+	Exchanges Recorder
 }
 
 // Client is one device's REE session.
@@ -264,6 +266,7 @@ func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byt
 	}
 	req.Header.Set("Content-Type", soap.ContentType)
 	req.Header.Set("SOAPAction", action)
+	c.record("challenge", body)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("ree: license request failed: %w", err)
@@ -274,12 +277,20 @@ func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byt
 		return nil, fmt.Errorf("ree: license response unreadable or too large: %w", drm.ErrSOAPXMLXMLFormat)
 	}
 	if resp.StatusCode != http.StatusOK {
+		c.record("fault", b)
 		if f, err := soap.ParseFault(b); err == nil {
 			return nil, fmt.Errorf("ree: server fault: %w", f)
 		}
 		return nil, fmt.Errorf("ree: license server answered HTTP %d: %w", resp.StatusCode, drm.ErrSOAPXMLXMLFormat)
 	}
+	c.record("response", b)
 	return b, nil
+}
+
+func (c *Client) record(kind string, body []byte) {
+	if c.cfg.Exchanges != nil {
+		c.cfg.Exchanges.Record(kind, body)
+	}
 }
 
 func (c *Client) verifyResponse(resp *soap.ParsedResponse) error {
