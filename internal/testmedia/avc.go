@@ -2,34 +2,54 @@ package testmedia
 
 import (
 	"bytes"
-	"math/rand/v2"
 
 	"github.com/Eyevinn/mp4ff/bits"
 )
 
-// Fixed AVC parameter sets, written by hand from ITU-T H.264 §7.3.2.1.1 and
+// A tiny H.264 encoder: every coded macroblock is I_PCM (its samples sent
+// raw), which needs no transform, prediction or entropy coding of residuals
+// and so decodes to exactly the rendered picture. IDR pictures code every
+// macroblock; the other pictures are P pictures that skip the macroblocks
+// equal to the previous picture's and code the changed ones as I_PCM.
+// Skipped macroblocks copy the reference (their predicted motion vector is
+// zero because every neighbour is either intra or skipped with a zero
+// vector, H.264 §8.4.1.1), and the deblocking filter is off, so decoders
+// reproduce the rendered pictures bit for bit.
+//
+// The parameter sets are written by hand from ITU-T H.264 §7.3.2.1.1 and
 // §7.3.2.2 (no encoder produced them); avc_test.go parses them with mp4ff's
 // avc package and rebuilds them bit by bit.
 //
-// SPS 67 42C00C A6810139: nal_ref_idc 3, type 7; profile_idc 66 (Baseline)
-// with constraint_set0/1 (Constrained Baseline), level_idc 12 (level 1.2:
-// 144 MBs × 25 fps = 3600 MB/s ≤ 6000); then, as bits, sps_id ue 0 "1",
-// log2_max_frame_num_minus4 ue 1 "010" (5-bit frame_num, enough for a 25-frame
-// GOP), pic_order_cnt_type ue 2 "011" (POC from frame_num: no reordering, no
-// POC in slice headers), max_num_ref_frames ue 1 "010",
-// gaps_in_frame_num_allowed 0, pic_width_in_mbs_minus1 ue 15 "000010000",
-// pic_height_in_map_units_minus1 ue 8 "0001001", frame_mbs_only 1,
-// direct_8x8_inference 1, frame_cropping 0, vui_parameters_present 0, then
-// the RBSP stop bit: 32 bits exactly. Frame size 256×144, no cropping.
+// SPS 67 42C01F A6810139: nal_ref_idc 3, type 7; profile_idc 66 (Baseline)
+// with constraint_set0/1 (Constrained Baseline), level_idc 31 (level 3.1);
+// then, as bits, sps_id ue 0 "1", log2_max_frame_num_minus4 ue 1 "010"
+// (5-bit frame_num, enough for a 25-picture GOP), pic_order_cnt_type ue 2
+// "011" (POC from frame_num: output order is decoding order, no POC in
+// slice headers), max_num_ref_frames ue 1 "010", gaps_in_frame_num_allowed 0,
+// pic_width_in_mbs_minus1 ue 15 "000010000", pic_height_in_map_units_minus1
+// ue 8 "0001001", frame_mbs_only 1, direct_8x8_inference 1, frame_cropping
+// 0, vui_parameters_present 0, then the RBSP stop bit: 32 bits exactly.
+// Frame size 256×144, no cropping, 4:2:0 8-bit (implied by profile 66).
+//
+// Why level 3.1 for so small a picture: an I_PCM picture is uncompressed,
+// and H.264 Annex A.3.1 bounds the first access unit of a stream to
+// 384·Max(PicSizeInMbs, MaxMBPS/172)/MinCR bytes. At level 3.1 that is
+// 384·(108000/172)/2 ≈ 120 500 bytes, above the 55 608-byte IDR pictures
+// here (at level 1.2 it would be 384·144/2 = 27 648). The bit rate, about
+// 1 Mbit/s, is far below level 3.1's 14 Mbit/s, and the picture (144
+// macroblocks) and rate (3600 macroblocks/s) well within its limits.
 //
 // PPS 68 CE3C80: pps_id 0, sps_id 0, CAVLC, one slice group, one reference
 // index by default, no weighted prediction, QP 26 (all deltas 0),
-// deblocking_filter_control_present 1, no constrained intra, no redundant
-// pictures.
+// deblocking_filter_control_present 1 (so that slices can turn the filter
+// off), no constrained intra, no redundant pictures.
 var (
-	spsNALU = []byte{0x67, 0x42, 0xc0, 0x0c, 0xa6, 0x81, 0x01, 0x39}
+	spsNALU = []byte{0x67, 0x42, 0xc0, 0x1f, 0xa6, 0x81, 0x01, 0x39}
 	ppsNALU = []byte{0x68, 0xce, 0x3c, 0x80}
 )
+
+// avcCodecs is the RFC 6381 codecs value for spsNALU.
+const avcCodecs = "avc1.42C01F"
 
 // Video format implied by spsNALU.
 const (
@@ -56,39 +76,50 @@ const (
 	sliceTypeAllI = 7
 )
 
-// accessUnit returns one video sample: length-prefixed NAL units (4-byte
-// big-endian lengths, the avcC lengthSizeMinusOne of 3 that mp4ff writes).
-// frame is the index within the GOP (0 is the IDR picture); idrPicID must
-// differ between consecutive IDR pictures (H.264 §7.4.3).
-func accessUnit(r *rand.Rand, frame int, idrPicID uint) []byte {
+// mb_type of I_PCM: 25 in an I slice (Table 7-11); in a P slice the intra
+// types follow the five P types (Table 7-13), so 5 + 25.
+const (
+	mbTypeIPCM  = 25
+	mbTypePIPCM = 5 + mbTypeIPCM
+)
+
+// disable_deblocking_filter_idc 1: no deblocking across any edge
+// (§7.4.3), so skipped and I_PCM macroblocks stay exactly as coded.
+const deblockingOff = 1
+
+// idrSlices is the number of slices of an IDR picture: two, so that an IDR
+// sample has two protected ranges (both schemes protect per NAL unit).
+const idrSlices = 2
+
+// avcEncoder codes a sequence of pictures. It keeps the last coded
+// picture, the reference of the next P picture.
+type avcEncoder struct {
+	ref picture
+}
+
+// accessUnit codes p and returns one video sample: length-prefixed NAL units
+// (4-byte big-endian lengths, the avcC lengthSizeMinusOne of 3 that mp4ff
+// writes). frame is the index within the GOP (0 is the IDR picture);
+// idrPicID must differ between consecutive IDR pictures (H.264 §7.4.3).
+func (e *avcEncoder) accessUnit(p *picture, frame int, idrPicID uint) []byte {
 	idr := frame == 0
+	frameNum := uint(frame) % (1 << frameNumBits)
 	// Access unit delimiter, primary_pic_type 0 (I) or 1 (I, P), then the
 	// stop bit. Not a video NAL unit: it stays in the clear.
 	aud := []byte{nalAUD, 0x10}
 	if !idr {
 		aud[1] = 0x30
 	}
-	var sizes []int
-	switch {
-	case idr:
-		sizes = []int{2000 + r.IntN(1001)}
-	case r.IntN(8) == 0:
-		// A tiny slice (a mostly skipped picture): below the 112 bytes
-		// mp4ff's cenc logic needs before it protects anything.
-		sizes = []int{20 + r.IntN(80)}
-	default:
-		sizes = []int{200 + r.IntN(1301)}
-	}
-	// Every fourth picture is split into two slices, giving two protected
-	// ranges in one sample.
-	if r.IntN(4) == 0 {
-		sizes = append(sizes, 200+r.IntN(1301))
-	}
 	nalus := [][]byte{aud}
-	for i, size := range sizes {
-		firstMB := uint(i * videoMBs / len(sizes))
-		nalus = append(nalus, slice(r, idr, uint(frame)%(1<<frameNumBits), idrPicID, firstMB, size))
+	if idr {
+		for i := range idrSlices {
+			first, end := i*videoMBs/idrSlices, (i+1)*videoMBs/idrSlices
+			nalus = append(nalus, e.slice(p, true, frameNum, idrPicID, first, end))
+		}
+	} else {
+		nalus = append(nalus, e.slice(p, false, frameNum, 0, 0, videoMBs))
 	}
+	e.ref = *p
 	n := 0
 	for _, nalu := range nalus {
 		n += 4 + len(nalu)
@@ -102,20 +133,23 @@ func accessUnit(r *rand.Rand, frame int, idrPicID uint) []byte {
 	return sample
 }
 
-// slice returns one slice NAL unit of about size bytes: a slice header valid
-// for spsNALU/ppsNALU (H.264 §7.3.3) followed by pseudo-random slice data.
-// Everything goes through an EBSP writer, so the NAL unit contains no start
-// code emulation and can be parsed like real coded video.
-func slice(r *rand.Rand, idr bool, frameNum, idrPicID, firstMB uint, size int) []byte {
+// slice returns one slice NAL unit covering macroblocks [first, end) of p:
+// a slice header for spsNALU/ppsNALU (H.264 §7.3.3), then slice_data
+// (§7.3.4) in CAVLC. An I slice codes every macroblock as I_PCM; a P slice
+// codes as I_PCM only those that differ from e.ref, the others are counted
+// in mb_skip_run. Everything goes through an EBSP writer, which inserts
+// emulation prevention bytes where needed (never inside the samples, all of
+// which are at least 16).
+func (e *avcEncoder) slice(p *picture, idr bool, frameNum, idrPicID uint, first, end int) []byte {
 	var buf bytes.Buffer
-	buf.Grow(size + size/64 + 8)
+	buf.Grow((end-first)*(2+256+128) + 16)
 	w := bits.NewEBSPWriter(&buf)
 	if idr {
 		w.Write(nalIDR, 8)
 	} else {
 		w.Write(nalP, 8)
 	}
-	w.WriteExpGolomb(firstMB)
+	w.WriteExpGolomb(uint(first)) // first_mb_in_slice
 	if idr {
 		w.WriteExpGolomb(sliceTypeAllI)
 	} else {
@@ -135,42 +169,52 @@ func slice(r *rand.Rand, idr bool, frameNum, idrPicID, firstMB uint, size int) [
 	if idr {
 		w.Write(0, 2) // no_output_of_prior_pics_flag, long_term_reference_flag
 	} else {
-		w.Write(0, 1) // adaptive_ref_pic_marking_mode_flag
+		w.Write(0, 1) // adaptive_ref_pic_marking_mode_flag: sliding window
 	}
-	w.WriteExpGolomb(0) // slice_qp_delta se(0)
-	w.WriteExpGolomb(0) // disable_deblocking_filter_idc
-	w.WriteExpGolomb(0) // slice_alpha_c0_offset_div2 se(0)
-	w.WriteExpGolomb(0) // slice_beta_offset_div2 se(0)
-	// slice_data: pseudo-random bits up to the end, then a stop bit.
-	if n := int(w.NrBitsInBuffer()); n > 0 {
-		w.Write(uint(r.Uint32()), 8-n)
-	}
-	var v uint64
-	for i := 0; buf.Len() < size-1; i++ {
-		if i%8 == 0 {
-			v = r.Uint64()
+	w.WriteExpGolomb(0)             // slice_qp_delta se(0)
+	w.WriteExpGolomb(deblockingOff) // disable_deblocking_filter_idc; no offsets follow
+
+	// slice_data
+	if idr {
+		for mb := first; mb < end; mb++ {
+			pcm(w, p, mb, mbTypeIPCM)
 		}
-		w.Write(uint(v&0xff), 8)
-		v >>= 8
+	} else {
+		skip := uint(0)
+		for mb := first; mb < end; mb++ {
+			if p.sameMB(&e.ref, mb) {
+				skip++
+				continue
+			}
+			w.WriteExpGolomb(skip) // mb_skip_run
+			skip = 0
+			pcm(w, p, mb, mbTypePIPCM)
+		}
+		if skip > 0 {
+			w.WriteExpGolomb(skip) // the trailing run; more_rbsp_data() is then false
+		}
 	}
-	w.Write(0x80, 8) // rbsp_stop_one_bit and alignment zero bits
+	w.WriteRbspTrailingBits()
 	return buf.Bytes()
 }
 
-// audioFrame returns one pseudo-random AAC "raw data block" of 100–400 bytes.
-func audioFrame(r *rand.Rand) []byte {
-	b := make([]byte, 100+r.IntN(301))
-	fill(r, b)
-	return b
-}
-
-// fill fills b with pseudo-random bytes.
-func fill(r *rand.Rand, b []byte) {
-	for i := 0; i < len(b); i += 8 {
-		v := r.Uint64()
-		for j := i; j < len(b) && j < i+8; j++ {
-			b[j] = byte(v)
-			v >>= 8
+// pcm writes macroblock_layer() of an I_PCM macroblock (H.264 §7.3.5):
+// mb_type, pcm_alignment_zero_bit up to a byte boundary, the 256 luma
+// samples in raster order, then the 64 Cb and the 64 Cr samples.
+func pcm(w *bits.EBSPWriter, p *picture, mb int, mbType uint) {
+	w.WriteExpGolomb(mbType)
+	w.StuffByteWithZeros()
+	x, y := mb%(videoWidth/16)*16, mb/(videoWidth/16)*16
+	for j := range 16 {
+		for _, v := range p.y[(y+j)*videoWidth+x:][:16] {
+			w.Write(uint(v), 8)
+		}
+	}
+	for _, plane := range [2]*[videoWidth * videoHeight / 4]byte{&p.cb, &p.cr} {
+		for j := range 8 {
+			for _, v := range plane[(y/2+j)*videoWidth/2+x/2:][:8] {
+				w.Write(uint(v), 8)
+			}
 		}
 	}
 }

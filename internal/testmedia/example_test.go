@@ -18,7 +18,7 @@ func ExampleGenerate() {
 	c, err := testmedia.Generate(testmedia.Options{
 		Dir:    dir,
 		Scheme: testmedia.SchemeCENC,
-		// Test keys only (spec/pro-header.md §8).
+		// Test keys only (docs/formats/pro-header.md §8).
 		Video: testmedia.Track{KID: kid.MustParse("10000000-1000-1000-1000-100000000001"),
 			Key: [16]byte{0x3a, 0x2a, 0x1b, 0x68, 0xdd, 0x2b, 0xd9, 0xb2, 0xee, 0xb2, 0x5e, 0x84, 0xc4, 0x77, 0x66, 0x68}},
 		Audio: testmedia.Track{KID: kid.MustParse("db06a8fe-ec16-4de2-9228-2c71e9b856ab"),

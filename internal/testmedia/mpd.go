@@ -17,7 +17,7 @@ const SchemeMP4Protection = "urn:mpeg:dash:mp4protection:2011"
 // manifest returns a static MPD with one Period and one AdaptationSet per
 // track, each with the generic CENC descriptor and the PlayReady descriptor
 // (`cenc:pssh` and `mspr:pro`, which MS docs recommend giving both;
-// spec/pro-header.md §3), and one Representation using a SegmentTemplate
+// docs/formats/pro-header.md §3), and one Representation using a SegmentTemplate
 // with a SegmentTimeline.
 func manifest(scheme string, tracks []*track) ([]byte, error) {
 	m := mpd.NewMPD(mpd.STATIC_TYPE)
