@@ -65,6 +65,7 @@ type Client struct {
 	mu      sync.Mutex
 	keys    map[kid.ID]*tee.Key    // bound keys of this session
 	trusted map[string]*bcert.Cert // leaf of each server chain verified this session, by raw chain
+	rec     Recorder               // Config.Exchanges, or what SetRecorder set
 }
 
 // New returns a client.
@@ -85,7 +86,16 @@ func New(cfg Config) (*Client, error) {
 	if h == nil {
 		h = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{cfg: cfg, http: h, keys: map[kid.ID]*tee.Key{}, trusted: map[string]*bcert.Cert{}}, nil
+	return &Client{cfg: cfg, http: h, keys: map[kid.ID]*tee.Key{}, trusted: map[string]*bcert.Cert{}, rec: cfg.Exchanges}, nil
+}
+
+// SetRecorder makes r receive every SOAP message the client exchanges from
+// now on (nil stops recording). It serves clients made by [OpenDevice],
+// whose Config the caller does not build.
+func (c *Client) SetRecorder(r Recorder) {
+	c.mu.Lock()
+	c.rec = r
+	c.mu.Unlock()
 }
 
 // Close wipes every key handle of the session.
@@ -116,9 +126,13 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]Li
 	if laURL == "" {
 		laURL = h.LAURL
 	}
+	if laURL == "" {
+		return nil, fmt.Errorf("ree: the header names no license URL (LA_URL): %w", drm.ErrSOAPXMLDataNotFound)
+	}
 	u, err := url.Parse(laURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("ree: no usable license URL: %w", drm.ErrSOAPXMLDataNotFound)
+		// The URL is not quoted: its query may carry test-server secrets (cfg contentkey).
+		return nil, fmt.Errorf("ree: the license URL is not an http:// or https:// URL with a host: %w", drm.ErrSOAPXMLDataNotFound)
 	}
 	serverKey, err := c.serverKey(ctx, u)
 	if err != nil {
@@ -173,6 +187,13 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]Li
 	}
 	return out, nil
 }
+
+// BindLicense binds a license that reached the device by another path than
+// [Client.Acquire] (a conformance runner sending its own challenges): the
+// TEE applies every binding rule, a non-persistent license needs an
+// outstanding nonce of this device, and a persistent one is stored. The key
+// then serves [Client.Play] like an acquired one.
+func (c *Client) BindLicense(lic []byte) LicenseResult { return c.bind(lic, true) }
 
 // bind binds one license, keeps its key for the session and stores it if
 // persistent (and store is set).
@@ -269,7 +290,7 @@ func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byt
 	c.record("challenge", body)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("ree: license request failed: %w", err)
+		return nil, fmt.Errorf("ree: license request failed: %w", transportErr(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
@@ -288,8 +309,11 @@ func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byt
 }
 
 func (c *Client) record(kind string, body []byte) {
-	if c.cfg.Exchanges != nil {
-		c.cfg.Exchanges.Record(kind, body)
+	c.mu.Lock()
+	r := c.rec
+	c.mu.Unlock()
+	if r != nil {
+		r.Record(kind, body)
 	}
 }
 
@@ -351,7 +375,7 @@ func (c *Client) serverKey(ctx context.Context, u *url.URL) (ecc.Point, error) {
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {
-			return ecc.Point{}, fmt.Errorf("ree: server certificate fetch failed: %w", err)
+			return ecc.Point{}, fmt.Errorf("ree: server certificate fetch from %s failed: %w", origin, transportErr(err))
 		}
 		defer resp.Body.Close()
 		raw, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -374,4 +398,15 @@ func (c *Client) serverKey(ctx context.Context, u *url.URL) (ecc.Point, error) {
 		}
 	}
 	return key, nil
+}
+
+// transportErr drops the URL net/http puts in its errors: a license URL's
+// query may carry secrets (the test server's cfg contentkey), and errors
+// must not echo them. The cause (connection refused, timeout, …) is kept.
+func transportErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

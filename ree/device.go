@@ -25,8 +25,21 @@ const (
 // Versions are the PlayReady client versions a device can claim.
 var Versions = []string{"2.0", "3.0", "4.3", "4.5"}
 
-// ErrNoDevice is returned when a directory holds no device.
+// ErrNoDevice is matched (errors.Is) by the error [OpenDevice] returns when
+// a directory holds no device; that error is a [*NoDeviceError] naming it.
 var ErrNoDevice = errors.New("ree: no device in directory (run prsim device new)")
+
+// NoDeviceError says which directory holds no device.
+type NoDeviceError struct {
+	Dir string
+}
+
+func (e *NoDeviceError) Error() string {
+	return fmt.Sprintf("ree: no device in %s (no %s)", e.Dir, deviceFile)
+}
+
+// Is makes errors.Is(err, ErrNoDevice) hold.
+func (e *NoDeviceError) Is(target error) bool { return target == ErrNoDevice }
 
 type deviceJSON struct {
 	Format  int         `json:"format"`
@@ -114,18 +127,18 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 func OpenDevice(dir string) (*Device, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, deviceFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoDevice
+		return nil, &NoDeviceError{Dir: dir}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ree: %w", err)
 	}
 	var dj deviceJSON
 	if err := json.Unmarshal(raw, &dj); err != nil || dj.Format != 1 {
-		return nil, errors.New("ree: device.json is corrupt")
+		return nil, fmt.Errorf("ree: %s is corrupt or of an unknown format", filepath.Join(dir, deviceFile))
 	}
 	b, err := tee.OpenBackend(dj.TEE.Backend)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ree: %s: %w", filepath.Join(dir, deviceFile), err)
 	}
 	t, err := tee.Open(b, dj.TEE, nil)
 	if err != nil {

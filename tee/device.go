@@ -10,6 +10,8 @@ import (
 	"io"
 	"sync"
 
+	"github.com/google/go-tpm/tpm2"
+
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/bcert"
@@ -187,7 +189,26 @@ func (d *Device) SignDigest(digest []byte) ([64]byte, error) {
 	if d.softSign != nil { // soft backend: the key was parsed once, in Open
 		return ecc.Sign(rand.Reader, d.softSign, digest)
 	}
-	return d.b.tpm.Sign(d.st.SignKey, digest)
+	sig, err := d.b.tpm.Sign(d.st.SignKey, digest)
+	if kerr := keysLost(err); kerr != nil {
+		return sig, kerr
+	}
+	return sig, err
+}
+
+// ErrKeysLost is returned when the TPM refuses to load a device's key
+// blobs: they were wrapped under another storage root key, so the device
+// was made on another TPM (or with another sim seed), or the TPM was
+// cleared since. The keys are gone; the device must be provisioned again.
+var ErrKeysLost = errors.New("tee: this device's keys were made on another TPM, or the TPM was cleared")
+
+// keysLost maps a TPM load failure of a key blob to [ErrKeysLost]: a blob
+// wrapped under another SRK fails the TPM's integrity check on Load.
+func keysLost(err error) error {
+	if err == nil || !errors.Is(err, tpm2.TPMRCIntegrity) {
+		return nil
+	}
+	return fmt.Errorf("%w (%v)", ErrKeysLost, err)
 }
 
 // NewNonce draws a challenge nonce and remembers it; a non-persistent license

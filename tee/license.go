@@ -63,7 +63,7 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	}
 	minSL := lic.MinSecurityLevel()
 	if uint32(minSL) > d.st.SecurityLevel {
-		return nil, fmt.Errorf("tee: license needs security level %d, device has %d: %w", minSL, d.st.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
+		return nil, fmt.Errorf("tee: license minimum security level %d is above the device's %d: %w", minSL, d.st.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
 	}
 	if err := checkPolicy(lic.Policy()); err != nil {
 		return nil, err
@@ -75,6 +75,9 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	c1, _ := ct.Split()
 	z, err := d.b.zgen(d.st.EncKey, c1)
 	if err != nil {
+		if kerr := keysLost(err); kerr != nil {
+			return nil, kerr
+		}
 		return nil, fmt.Errorf("tee: content key unwrap failed: %w", drm.ErrInvalidLicense)
 	}
 	m, err := ecc.Finish(ct, z)

@@ -294,7 +294,11 @@ func TestInspect(t *testing.T) {
 			for name, g := range garbage {
 				r := runStdin(t, g, "inspect", kind, "-", "--json")
 				require.NotEqual(t, 0, r.code, "%s %s: %s", kind, name, r)
-				require.Empty(t, r.stdout, "%s %s: no JSON on failure", kind, name)
+				var f struct {
+					Error *string `json:"error"`
+				}
+				decode(t, r, &f)
+				require.NotNil(t, f.Error, "%s %s: the failure is the one JSON object", kind, name)
 				require.NotContains(t, r.stderr, "goroutine")
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,6 +76,8 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 		newPlayCmd(),
 		newInspectCmd(),
 		newDemoCmd(),
+		newContentCmd(),
+		newConformanceCmd(),
 	)
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() && !c.Runnable() {
@@ -93,28 +97,96 @@ func unknownSubcommand(cmd *cobra.Command, args []string) error {
 	return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
 }
 
-// Main runs prsim with args and returns the exit code.
+// Main runs prsim with args and returns the exit code. Every failure is
+// reported once: with --json as exactly one JSON object on stdout
+// ({"error": …, "detail": …}) — also when the command line itself is wrong,
+// which cobra reports before any command runs — and always as one
+// "prsim: ERROR: DETAIL" line on stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := New(stdout, stderr)
+	out := &countingWriter{w: stdout}
+	root := New(out, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	started := false
+	markStarted(root, &started)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	var rep reportedError
-	if !errors.As(err, &rep) {
-		fmt.Fprintf(stderr, "prsim: %v\n", err)
+	if !started && !errors.As(err, new(usageError)) {
+		// cobra's own complaints (unknown command, missing required flag,
+		// flag groups): the caller's mistake.
+		err = usageError{err}
 	}
+	f := describe(err)
+	if f.Detail == nil && errors.As(err, new(usageError)) && cmd != nil {
+		f.Detail = ptr(fmt.Sprintf("see '%s --help'", cmd.CommandPath()))
+	}
+	// A command that printed its own report (or anything else) already has
+	// its one object on stdout: a second one would break the contract.
+	if jsonRequested(args) && !errors.As(err, new(reportedError)) && out.n == 0 {
+		if werr := writeJSON(stdout, f); werr != nil {
+			fmt.Fprintf(stderr, "prsim: %v\n", werr)
+		}
+	}
+	fmt.Fprintf(stderr, "prsim: %s\n", f.text())
 	return exitCode(err)
+}
+
+// countingWriter counts what a command writes to stdout.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// markStarted wraps every command's RunE so that Main can tell a failure of
+// the work from one of the command line (reported before RunE).
+func markStarted(c *cobra.Command, started *bool) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*started = true
+			return run(cmd, args)
+		}
+	}
+	for _, sub := range c.Commands() {
+		markStarted(sub, started)
+	}
+}
+
+// jsonRequested reports whether the command line asks for JSON. It is read
+// from the raw arguments because a bad command line fails before cobra has
+// parsed any flag.
+func jsonRequested(args []string) bool {
+	on := false
+	for _, a := range args {
+		switch {
+		case a == "--":
+			return on
+		case a == "--json":
+			on = true
+		case strings.HasPrefix(a, "--json="):
+			v, err := strconv.ParseBool(strings.TrimPrefix(a, "--json="))
+			on = err == nil && v
+		}
+	}
+	return on
 }
 
 func exitCode(err error) int {
 	var ue usageError
+	var ec exitCoder
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
+	case errors.As(err, &ec):
+		return ec.ExitCode()
 	}
 	if _, ok := drm.CodeOf(err); ok {
 		return ExitDRM
@@ -128,11 +200,17 @@ func errString(err error) *string {
 	if err == nil {
 		return nil
 	}
-	s := err.Error()
-	if c, ok := drm.CodeOf(err); ok {
-		s = c.String()
+	f := describe(err)
+	return &f.Error
+}
+
+// errDetail renders the reason of an error for JSON's "detail" (see
+// [describe]); nil without an error or a reason.
+func errDetail(err error) *string {
+	if err == nil {
+		return nil
 	}
-	return &s
+	return describe(err).Detail
 }
 
 // emit writes a command's result: v as JSON, or human's text. A failure err
@@ -152,11 +230,16 @@ func emit(cmd *cobra.Command, asJSON bool, v any, err error, human func(io.Write
 	return err
 }
 
+// writeJSON writes v as one indented JSON object. HTML escaping is off:
+// outputs carry XML (headers, envelopes) that must read as XML.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // args checks positional arguments as usage errors.
 func exactArgs(n int) cobra.PositionalArgs {

@@ -4,12 +4,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/bcert"
 )
 
@@ -34,7 +37,7 @@ func (o *deviceNewOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&o.dir, "dir", "", "device directory to create (required)")
 	f.Uint32Var(&o.sl, "sl", 0, "security level: 150, 2000 or 3000 (required)")
 	f.StringVar(&o.version, "version", "4.5", "PlayReady version: 2.0, 3.0, 4.3 or 4.5")
-	f.StringVar(&o.tpm, "tpm", "sim", "key backend: sim, sim:SEED, swtpm:HOST:PORT, /dev/tpmrm0 or soft")
+	f.StringVar(&o.tpm, "tpm", "sim", "key backend: sim, sim:SEED, swtpm:DIR (prsim runs swtpm on DIR), swtpm:HOST:PORT, /dev/tpmrm0 or soft")
 	f.BoolVar(&o.json, "json", false, "print device info as JSON")
 	_ = c.MarkFlagRequired("pki")
 	_ = c.MarkFlagRequired("dir")
@@ -44,12 +47,15 @@ func (o *deviceNewOptions) addFlags(c *cobra.Command) {
 func newDeviceNewCmd() *cobra.Command {
 	o := &deviceNewOptions{}
 	c := &cobra.Command{
-		Use:   "new --pki PKI --dir DEV --sl 150|2000|3000 [--version 4.5] [--tpm sim|swtpm:HOST:PORT|/dev/tpmrm0|soft]",
+		Use:   "new --pki PKI --dir DEV --sl 150|2000|3000 [--version 4.5] [--tpm sim|swtpm:DIR|swtpm:HOST:PORT|/dev/tpmrm0|soft]",
 		Short: "Provision a device: keys generated in the TEE backend, leaf certificate signed by the model key",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.sl != 150 && o.sl != 2000 && o.sl != 3000 {
 				return usagef("--sl must be 150, 2000 or 3000")
+			}
+			if err := checkBackend(o.tpm); err != nil {
+				return err
 			}
 			p, err := pki.Load(o.pki)
 			if err != nil {
@@ -151,4 +157,19 @@ func newDeviceInfoCmd() *cobra.Command {
 	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("dir")
 	return c
+}
+
+// checkBackend explains a bad --tpm before any work. The value is not
+// quoted back beyond its kind.
+func checkBackend(uri string) error {
+	if seed, ok := strings.CutPrefix(uri, "sim:"); ok {
+		if _, err := strconv.ParseInt(seed, 10, 64); err != nil {
+			return usagef("--tpm sim:SEED needs a decimal integer seed that fits in 64 bits, e.g. sim:42 (plain sim picks a random one)")
+		}
+		return nil
+	}
+	if _, err := tee.ResolveBackend(uri, rand.Reader); err != nil {
+		return usagef("--tpm must name a key backend: sim, sim:SEED, swtpm:DIR, swtpm:HOST:PORT, a TPM device path such as /dev/tpmrm0, or soft")
+	}
+	return nil
 }

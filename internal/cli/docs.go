@@ -16,6 +16,11 @@ func Markdown() string {
 	var b strings.Builder
 	b.WriteString("# prsim command reference\n\nGenerated from the command tree (`go test ./internal/cli -update`); do not edit by hand.\n\n")
 	b.WriteString("Exit codes: 0 success, 1 usage or other error, 2 DRM error.\n")
+	b.WriteString("\nWith `--json` a command prints exactly one JSON object on stdout, also when it fails: a failure is\n" +
+		"`{\"error\": \"DRM_E_… (0x8004….)\", \"detail\": \"…\"}` (a DRM failure: the code, and why — the license server's\n" +
+		"fault text, the TEE's refusal) or `{\"error\": \"…\", \"detail\": \"what to do\"}`; `detail` is null when there is\n" +
+		"nothing to add. Without `--json` the same report is one `prsim: ERROR: DETAIL` line on stderr. Keys are\n" +
+		"snake_case and an absent value is null.\n")
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {

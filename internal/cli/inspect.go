@@ -25,13 +25,13 @@ type inspectOptions struct {
 	json bool
 }
 
-var inspectKinds = []string{"pro", "pssh", "xmr", "bcert", "challenge", "response"}
+var inspectKinds = []string{"pro", "pssh", "xmr", "bcert", "challenge", "response", "fault"}
 
 func newInspectCmd() *cobra.Command {
 	o := &inspectOptions{}
 	c := &cobra.Command{
-		Use:   "inspect pro|pssh|xmr|bcert|challenge|response FILE|- --json",
-		Short: "Decode a PlayReady object, pssh box, XMR license, BCert chain, challenge or response (binary or base64)",
+		Use:   "inspect pro|pssh|xmr|bcert|challenge|response|fault FILE|- [--json]",
+		Short: "Decode a PlayReady object, pssh box, XMR license, BCert chain, challenge, response or fault (binary or base64); text, or JSON with --json",
 		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := readInput(cmd.InOrStdin(), args[1])
@@ -49,10 +49,10 @@ func newInspectCmd() *cobra.Command {
 				fmt.Fprint(cmd.OutOrStdout(), d.dump())
 				return nil
 			}
-			return writeJSON(cmd.OutOrStdout(), v)
+			return writeText(cmd.OutOrStdout(), v)
 		},
 	}
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	c.Flags().BoolVar(&o.json, "json", false, "print JSON instead of text")
 	return c
 }
 
@@ -124,36 +124,51 @@ func inspect(kind string, raw []byte) (any, error) {
 		return inspectChallenge(raw)
 	case "response":
 		return inspectResponse(raw)
+	case "fault":
+		f, err := soap.ParseFault(raw)
+		if err != nil {
+			return nil, err
+		}
+		return faultToJSON(f), nil
 	}
 	return nil, usagef("unknown kind %q (want one of %s)", kind, strings.Join(inspectKinds, ", "))
 }
 
 type kidJSON struct {
-	KID      string `json:"kid"`
-	Value    string `json:"value"`
-	AlgID    string `json:"algid,omitempty"`
-	Checksum string `json:"checksum,omitempty"`
+	KID      string  `json:"kid"`
+	Value    string  `json:"value"`
+	AlgID    *string `json:"algid"`
+	Checksum *string `json:"checksum"`
 }
 
 type headerJSON struct {
 	Version          string    `json:"version"`
 	KIDs             []kidJSON `json:"kids"`
-	LAURL            string    `json:"la_url,omitempty"`
-	LUIURL           string    `json:"lui_url,omitempty"`
-	DSID             string    `json:"ds_id,omitempty"`
-	CustomAttributes string    `json:"custom_attributes,omitempty"`
-	DecryptorSetup   string    `json:"decryptor_setup,omitempty"`
-	LicenseRequested *bool     `json:"license_requested,omitempty"`
+	LAURL            *string   `json:"la_url"`
+	LUIURL           *string   `json:"lui_url"`
+	DSID             *string   `json:"ds_id"`
+	CustomAttributes *string   `json:"custom_attributes"`
+	DecryptorSetup   *string   `json:"decryptor_setup"`
+	LicenseRequested *bool     `json:"license_requested"`
 	XML              string    `json:"xml"`
 }
 
+// strOrNil maps an absent ("") string to null.
+func strOrNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func headerToJSON(h *pro.Header) headerJSON {
-	out := headerJSON{Version: h.Version, KIDs: []kidJSON{}, LAURL: h.LAURL, LUIURL: h.LUIURL, DSID: h.DSID,
-		CustomAttributes: h.CustomAttributes, DecryptorSetup: h.DecryptorSetup, LicenseRequested: h.LicenseRequested}
+	out := headerJSON{Version: h.Version, KIDs: []kidJSON{}, LAURL: strOrNil(h.LAURL), LUIURL: strOrNil(h.LUIURL),
+		DSID: strOrNil(h.DSID), CustomAttributes: strOrNil(h.CustomAttributes), DecryptorSetup: strOrNil(h.DecryptorSetup),
+		LicenseRequested: h.LicenseRequested}
 	for _, k := range h.KIDs {
-		kj := kidJSON{KID: k.ID.String(), Value: k.ID.Base64GUID(), AlgID: k.AlgID}
+		kj := kidJSON{KID: k.ID.String(), Value: k.ID.Base64GUID(), AlgID: strOrNil(k.AlgID)}
 		if k.Checksum != nil {
-			kj.Checksum = base64.StdEncoding.EncodeToString(k.Checksum)
+			kj.Checksum = ptr(base64.StdEncoding.EncodeToString(k.Checksum))
 		}
 		out.KIDs = append(out.KIDs, kj)
 	}
@@ -169,7 +184,7 @@ type recordJSON struct {
 type proJSON struct {
 	Length  int          `json:"length"`
 	Records []recordJSON `json:"records"`
-	Header  *headerJSON  `json:"header,omitempty"`
+	Header  *headerJSON  `json:"header"`
 }
 
 func inspectPRO(b []byte) (any, error) {
@@ -201,7 +216,7 @@ type psshJSON struct {
 	PlayReady  bool        `json:"playready"`
 	KIDs       []string    `json:"kids"`
 	DataLength int         `json:"data_length"`
-	Header     *headerJSON `json:"header,omitempty"`
+	Header     *headerJSON `json:"header"`
 }
 
 type objectJSON struct {
@@ -209,7 +224,7 @@ type objectJSON struct {
 	Name     string       `json:"name"`
 	Flags    uint16       `json:"flags"`
 	Length   int          `json:"length"`
-	Children []objectJSON `json:"children,omitempty"`
+	Children []objectJSON `json:"children"` // null for a leaf
 }
 
 func objectToJSON(o *xmr.Object) objectJSON {
@@ -226,12 +241,12 @@ type xmrJSON struct {
 	Length           int        `json:"length"`
 	Persistent       bool       `json:"persistent"`
 	MinSecurityLevel uint16     `json:"min_security_level"`
-	KID              string     `json:"kid,omitempty"`
-	KeyType          uint16     `json:"key_type,omitempty"`
-	CipherType       uint16     `json:"cipher_type,omitempty"`
-	DeviceKey        string     `json:"device_key,omitempty"`
+	KID              *string    `json:"kid"`
+	KeyType          *uint16    `json:"key_type"`
+	CipherType       *uint16    `json:"cipher_type"`
+	DeviceKey        *string    `json:"device_key"`
 	Objects          objectJSON `json:"objects"`
-	Policy           xmr.Policy `json:"policy"`
+	Policy           policyJSON `json:"policy"`
 	dumpText         string
 }
 
@@ -240,12 +255,12 @@ func (x xmrJSON) dump() string { return x.dumpText }
 func xmrToJSON(l *xmr.License) xmrJSON {
 	out := xmrJSON{Version: l.Version, RightsID: hex.EncodeToString(l.RightsID[:]), Length: len(l.Bytes()),
 		Persistent: l.Persistent(), MinSecurityLevel: l.MinSecurityLevel(), Objects: objectToJSON(l.Outer),
-		Policy: l.Policy(), dumpText: l.Dump()}
+		Policy: policyToJSON(l.Policy()), dumpText: l.Dump()}
 	if ck, err := l.ContentKey(); err == nil {
-		out.KID, out.KeyType, out.CipherType = ck.KID.String(), ck.KeyType, ck.CipherType
+		out.KID, out.KeyType, out.CipherType = ptr(ck.KID.String()), ptr(ck.KeyType), ptr(ck.CipherType)
 	}
 	if dk, ok := l.DeviceKey(); ok {
-		out.DeviceKey = hex.EncodeToString(dk[:])
+		out.DeviceKey = ptr(hex.EncodeToString(dk[:]))
 	}
 	return out
 }
@@ -263,9 +278,9 @@ type certJSON struct {
 	Expiration    uint32        `json:"expiration"`
 	Features      []uint32      `json:"features"`
 	Keys          []certKeyJSON `json:"keys"`
-	Manufacturer  string        `json:"manufacturer,omitempty"`
-	Model         string        `json:"model,omitempty"`
-	Issuer        string        `json:"issuer_key"`
+	Manufacturer  *string       `json:"manufacturer"`
+	Model         *string       `json:"model"`
+	Issuer        *string       `json:"issuer_key"`
 }
 
 type chainJSON struct {
@@ -290,10 +305,10 @@ func chainToJSON(c *bcert.Chain) chainJSON {
 			cj.Keys = append(cj.Keys, certKeyJSON{Public: hex.EncodeToString(k.Public[:]), Usages: k.Usages})
 		}
 		if m, ok := ct.Manufacturer(); ok {
-			cj.Manufacturer, cj.Model = m.Name, m.Model
+			cj.Manufacturer, cj.Model = ptr(m.Name), ptr(m.Model)
 		}
 		if _, issuer, err := ct.SignatureInfo(); err == nil {
-			cj.Issuer = hex.EncodeToString(issuer[:])
+			cj.Issuer = ptr(hex.EncodeToString(issuer[:]))
 		}
 		out.Certs = append(out.Certs, cj)
 	}
@@ -310,7 +325,7 @@ type challengeJSON struct {
 		ListID  string `json:"list_id"`
 		Version uint64 `json:"version"`
 	} `json:"rev_lists"`
-	CustomData     string  `json:"custom_data,omitempty"`
+	CustomData     *string `json:"custom_data"`
 	SignerKey      string  `json:"signer_key"`
 	SignatureValid bool    `json:"signature_valid"`
 	SignatureError *string `json:"signature_error"`
@@ -322,8 +337,12 @@ func inspectChallenge(raw []byte) (any, error) {
 		return nil, err
 	}
 	out := challengeJSON{Version: p.Version, ClientVersion: p.ClientVersion, ClientTime: p.ClientTime,
-		Nonce: base64.StdEncoding.EncodeToString(p.Nonce[:]), ContentHeader: p.ContentHeader, CustomData: p.CustomData,
+		Nonce: base64.StdEncoding.EncodeToString(p.Nonce[:]), ContentHeader: p.ContentHeader, CustomData: strOrNil(p.CustomData),
 		SignerKey: hex.EncodeToString(p.SignerKey[:])}
+	out.RevLists = []struct {
+		ListID  string `json:"list_id"`
+		Version uint64 `json:"version"`
+	}{}
 	for _, r := range p.RevLists {
 		out.RevLists = append(out.RevLists, struct {
 			ListID  string `json:"list_id"`
@@ -335,19 +354,28 @@ func inspectChallenge(raw []byte) (any, error) {
 	return out, nil
 }
 
+// faultJSON is a SOAP fault. Message and custom data are the server's text,
+// shown as sent (JSON escapes them; the text view sanitises them).
 type faultJSON struct {
-	Code       string `json:"code"`
-	Message    string `json:"message"`
-	CustomData string `json:"custom_data,omitempty"`
+	Code        string  `json:"code"`
+	Message     string  `json:"message"`
+	Actor       *string `json:"actor"`
+	CustomData  *string `json:"custom_data"`
+	RedirectURL *string `json:"redirect_url"`
+}
+
+func faultToJSON(f *soap.Fault) faultJSON {
+	return faultJSON{Code: f.Code.String(), Message: f.Message, Actor: strOrNil(f.Actor), CustomData: strOrNil(f.CustomData),
+		RedirectURL: strOrNil(f.RedirectURL)}
 }
 
 type responseJSON struct {
-	Fault          *faultJSON `json:"fault,omitempty"`
+	Fault          *faultJSON `json:"fault"`
 	Licenses       []xmrJSON  `json:"licenses"`
-	Nonce          string     `json:"nonce,omitempty"`
-	ResponseID     string     `json:"response_id,omitempty"`
-	TransactionID  string     `json:"transaction_id,omitempty"`
-	SigningChain   *chainJSON `json:"signing_chain,omitempty"`
+	Nonce          *string    `json:"nonce"`
+	ResponseID     *string    `json:"response_id"`
+	TransactionID  *string    `json:"transaction_id"`
+	SigningChain   *chainJSON `json:"signing_chain"`
 	SignatureValid bool       `json:"signature_valid"`
 	SignatureError *string    `json:"signature_error"`
 }
@@ -355,15 +383,19 @@ type responseJSON struct {
 func inspectResponse(raw []byte) (any, error) {
 	if bytes.Contains(raw, []byte("Fault")) {
 		if f, err := soap.ParseFault(raw); err == nil {
-			return responseJSON{Fault: &faultJSON{Code: f.Code.String(), Message: f.Message, CustomData: f.CustomData}, Licenses: []xmrJSON{}}, nil
+			fj := faultToJSON(f)
+			return responseJSON{Fault: &fj, Licenses: []xmrJSON{}, SignatureError: ptr("a fault carries no signature")}, nil
 		}
 	}
 	p, err := soap.ParseResponse(raw)
 	if err != nil {
 		return nil, err
 	}
-	out := responseJSON{Licenses: []xmrJSON{}, Nonce: base64.StdEncoding.EncodeToString(p.Nonce[:]),
-		ResponseID: base64.StdEncoding.EncodeToString(p.ResponseID), TransactionID: p.TransactionID}
+	out := responseJSON{Licenses: []xmrJSON{}, Nonce: ptr(base64.StdEncoding.EncodeToString(p.Nonce[:])),
+		TransactionID: strOrNil(p.TransactionID)}
+	if p.ResponseID != nil {
+		out.ResponseID = ptr(base64.StdEncoding.EncodeToString(p.ResponseID))
+	}
 	for _, b := range p.Licenses {
 		if l, err := xmr.Parse(b); err == nil {
 			out.Licenses = append(out.Licenses, xmrToJSON(l))

@@ -27,6 +27,7 @@ type acquireOptions struct {
 	mpd    string
 	header string
 	url    string
+	save   string
 	json   bool
 }
 
@@ -38,6 +39,7 @@ func (o *acquireOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&o.mpd, "mpd", "", "DASH manifest file")
 	f.StringVar(&o.header, "header", "", "file holding a WRMHEADER (XML, UTF-8 or UTF-16LE) or a binary PRO")
 	f.StringVar(&o.url, "url", "", "license URL replacing the header's LA_URL (query string included)")
+	f.StringVar(&o.save, "save-exchange", "", "write every challenge, response and fault to this directory as NNN-KIND.xml, numbered from 001 each run (prsim inspect reads them)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("dev")
 	c.MarkFlagsMutuallyExclusive("pro", "pssh", "mpd", "header")
@@ -96,20 +98,26 @@ type licenseJSON struct {
 	Bound            bool    `json:"bound"`
 	MinSecurityLevel uint16  `json:"min_security_level"`
 	Error            *string `json:"error"`
+	Detail           *string `json:"detail"`
 }
 
 type acquireJSON struct {
-	Licenses []licenseJSON `json:"licenses"`
-	Error    *string       `json:"error,omitempty"`
+	Licenses      []licenseJSON `json:"licenses"`
+	ExchangeFiles []string      `json:"exchange_files"` // null without --save-exchange
+	Error         *string       `json:"error"`
+	Detail        *string       `json:"detail"`
 }
 
 func newLicenseAcquireCmd() *cobra.Command {
 	o := &acquireOptions{}
 	c := &cobra.Command{
-		Use:   "acquire --dev DEV (--pro B64 | --pssh B64 | --mpd FILE | --header FILE) [--url URL] --json",
+		Use:   "acquire --dev DEV (--pro B64 | --pssh B64 | --mpd FILE | --header FILE) [--url URL] [--save-exchange DIR] --json",
 		Short: "Send a license challenge and bind the licenses in the response",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkLicenseURL(o.url); err != nil {
+				return err
+			}
 			hs, err := o.headers()
 			if err != nil {
 				return err
@@ -119,6 +127,10 @@ func newLicenseAcquireCmd() *cobra.Command {
 				return err
 			}
 			defer d.Close()
+			x, err := saveExchanges(d, o.save)
+			if err != nil {
+				return err
+			}
 			out := acquireJSON{Licenses: []licenseJSON{}}
 			var firstErr error
 			for _, h := range hs {
@@ -129,22 +141,27 @@ func newLicenseAcquireCmd() *cobra.Command {
 				}
 				for _, r := range res {
 					out.Licenses = append(out.Licenses, licenseJSON{KID: r.KID.String(), Persistent: r.Persistent,
-						Bound: r.Bound, MinSecurityLevel: r.MinSecurityLevel, Error: errString(r.Err)})
+						Bound: r.Bound, MinSecurityLevel: r.MinSecurityLevel, Error: errString(r.Err), Detail: errDetail(r.Err)})
 					if r.Err != nil && firstErr == nil {
 						firstErr = r.Err
 					}
 				}
 			}
-			if firstErr != nil {
-				out.Error = errString(firstErr)
-			}
+			out.ExchangeFiles, firstErr = exchangeFiles(x, firstErr)
+			out.Error, out.Detail = errString(firstErr), errDetail(firstErr)
 			return emit(cmd, o.json, out, firstErr, func(w io.Writer) {
 				for _, l := range out.Licenses {
 					status := "bound"
 					if !l.Bound {
 						status = "not bound: " + *l.Error
+						if l.Detail != nil {
+							status += ": " + *l.Detail
+						}
 					}
 					fmt.Fprintf(w, "%s persistent=%v min_sl=%d %s\n", l.KID, l.Persistent, l.MinSecurityLevel, status)
+				}
+				for _, f := range out.ExchangeFiles {
+					fmt.Fprintf(w, "saved %s\n", f)
 				}
 			})
 		},

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -150,6 +151,9 @@ func syncDir(dir string) error {
 // and that every chain verifies against root.pub at the current time.
 func Load(dir string) (*PKI, error) {
 	pubBytes, err := readFile(dir, rootPubFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &NotFoundError{Dir: dir}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -258,4 +262,38 @@ func loadKey(dir, name string) (*ecdsa.PrivateKey, error) {
 		return nil, errKeyFile(name)
 	}
 	return ek, nil
+}
+
+// NotFoundError is returned by [Load] when dir holds no PKI (no root.pub).
+// It matches fs.ErrNotExist.
+type NotFoundError struct {
+	Dir string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("pki: no test PKI in %s (%s is missing)", e.Dir, rootPubFile)
+}
+
+// Is makes errors.Is(err, fs.ErrNotExist) hold.
+func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// Exists reports whether dir already holds (part of) a PKI: any file of the
+// layout in the package doc. [PKI.Save] replaces such files, so callers that
+// must not destroy an existing PKI ask first.
+func Exists(dir string) (bool, error) {
+	names := []string{rootPubFile, rootKeyFile, rootChainFile, serverSignFile, serverEncFile, serverChain, crlKeyFile, crlChainFile}
+	for _, n := range names {
+		_, err := os.Lstat(filepath.Join(dir, n))
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("pki: %s: %w", n, err)
+		}
+	}
+	models, err := filepath.Glob(filepath.Join(dir, modelPrefix+"*"))
+	if err != nil {
+		return false, fmt.Errorf("pki: listing models: %w", err)
+	}
+	return len(models) > 0, nil
 }

@@ -1,0 +1,34 @@
+package tee_test
+
+import (
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/prsim/prsim/tee"
+)
+
+// TestKeysLost: key blobs made on one TPM (here: simulator seed 1) do not
+// load in another (seed 2); signing says so with ErrKeysLost instead of a
+// bare TPM code.
+func TestKeysLost(t *testing.T) {
+	b1, err := tee.OpenBackend("sim:1")
+	require.NoError(t, err)
+	d := provision(t, b1, 2000)
+	digest := sha256.Sum256([]byte("challenge"))
+	_, err = d.SignDigest(digest[:])
+	require.NoError(t, err)
+	st := d.State()
+	require.NoError(t, b1.Close())
+
+	b2, err := tee.OpenBackend("sim:2")
+	require.NoError(t, err)
+	defer b2.Close()
+	st.Backend = b2.URI()
+	d2, err := tee.Open(b2, st, nil)
+	require.NoError(t, err, "opening reads public areas only")
+	_, err = d2.SignDigest(digest[:])
+	require.ErrorIs(t, err, tee.ErrKeysLost)
+	require.Contains(t, err.Error(), "TPM_RC_INTEGRITY")
+}
