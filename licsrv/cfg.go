@@ -3,7 +3,6 @@ package licsrv
 import (
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -15,14 +14,15 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 )
 
-// The Microsoft test-server cfg= grammar (spec/policies-and-outputs.md §6):
+// The Microsoft test-server cfg= grammar (docs/formats/policies-and-outputs.md §6):
 // one or more bracket groups "(k:v,k:v),(k:v)", each one license; values are
 // atoms or nested groups. Keys and enumerated values match case-insensitively.
 
 // maxCfg bounds the cfg value; real ones are a few hundred bytes.
 const maxCfg = 8 << 10
 
-var errCfg = errors.New("licsrv: malformed cfg")
+// maxDepth bounds bracket nesting.
+const maxDepth = 8
 
 // node is a parsed cfg item: "key:value", a bare atom, or a group.
 type node struct {
@@ -40,13 +40,13 @@ type cfgParser struct {
 // parseCfg parses the groups of a cfg value.
 func parseCfg(s string) ([][]node, error) {
 	if len(s) > maxCfg {
-		return nil, errCfg
+		return nil, &cfgError{"cfg is longer than " + strconv.Itoa(maxCfg) + " bytes"}
 	}
 	p := &cfgParser{s: s}
 	var groups [][]node
 	for {
 		if !p.eat('(') {
-			return nil, errCfg
+			return nil, p.syntax("want '(' to open a group")
 		}
 		items, err := p.items()
 		if err != nil {
@@ -57,9 +57,24 @@ func parseCfg(s string) ([][]node, error) {
 			return groups, nil
 		}
 		if !p.eat(',') {
-			return nil, errCfg
+			return nil, p.syntax("want ',' or the end after a group")
 		}
 	}
+}
+
+// syntax reports a syntax error at the current offset, naming an
+// unbalanced bracket when that is what went wrong.
+func (p *cfgParser) syntax(want string) error {
+	switch {
+	case p.pos >= len(p.s):
+		if p.depth > 0 {
+			return cfgSyntax(p.pos, "unbalanced brackets: missing ')'")
+		}
+		return cfgSyntax(p.pos, "unexpected end; "+want)
+	case p.s[p.pos] == ')':
+		return cfgSyntax(p.pos, "unbalanced brackets: unexpected ')'")
+	}
+	return cfgSyntax(p.pos, fmt.Sprintf("unexpected %s; %s", quote(p.s[p.pos:p.pos+1]), want))
 }
 
 func (p *cfgParser) eat(c byte) bool {
@@ -73,8 +88,8 @@ func (p *cfgParser) eat(c byte) bool {
 // items parses "item(,item)*)" after an opening bracket.
 func (p *cfgParser) items() ([]node, error) {
 	p.depth++
-	if p.depth > 8 {
-		return nil, errCfg
+	if p.depth > maxDepth {
+		return nil, cfgSyntax(p.pos, "brackets nested deeper than "+strconv.Itoa(maxDepth))
 	}
 	defer func() { p.depth-- }()
 	list := []node{}
@@ -91,7 +106,7 @@ func (p *cfgParser) items() ([]node, error) {
 			return list, nil
 		}
 		if !p.eat(',') {
-			return nil, errCfg
+			return nil, p.syntax("want ',' or ')' after an item")
 		}
 	}
 }
@@ -136,7 +151,7 @@ func cfgFromQuery(raw string) (string, bool, error) {
 		if strings.EqualFold(k, "cfg") {
 			s, err := url.PathUnescape(v)
 			if err != nil {
-				return "", true, errCfg
+				return "", true, &cfgError{"cfg is not valid percent-encoding"}
 			}
 			return s, true, nil
 		}
@@ -178,15 +193,13 @@ type Policy struct {
 // oplKeys are the cfg OPL keys in the order of XMR object 0x05.
 var oplKeys = [5]string{"cvopl", "ucvopl", "avopl", "caopl", "ucaopl"}
 
-// Well-known GUIDs (spec/policies-and-outputs.md §3–§4).
+// Well-known GUIDs (docs/formats/policies-and-outputs.md §3–§4).
 var (
 	guidMaxRes       = kid.MustParse("9645E831-E01D-4FFF-8342-0A720E3E028F")
 	guidExplicitACP  = kid.MustParse("C3FD11C6-F8B7-4D20-B008-1DB17D61F2DA")
 	guidUnknownOutHD = kid.MustParse("786627D8-C2A6-44BE-8F88-08AE255B01A7")
 	guidUnknownOutSD = kid.MustParse("B621D91F-EDCC-4035-8D4B-DC71760D43E9")
 )
-
-func cfgErr(key string) error { return fmt.Errorf("licsrv: bad cfg value for %q: %w", key, errCfg) }
 
 // policies turns parsed groups into policies.
 func policies(groups [][]node) ([]Policy, error) {
@@ -203,8 +216,33 @@ func policies(groups [][]node) ([]Policy, error) {
 	return out, nil
 }
 
+// supportedKeys lists the cfg keys set accepts, for the reason of an
+// unsupported one.
+const supportedKeys = "kid, contentkey (ck), keyseed, sl, persist, ckt, begindate, enddate (expiration), removaldate, " +
+	"firstplayexpiration (firstexp), realtime, cvopl, ucvopl, avopl, caopl, ucaopl, dvop, daop, avop, explicitacp, maxres, " +
+	"allowunknownhd, allowunknownsd, playenablers, errorcode, revoked, msg, tid, playright"
+
 func (p *Policy) set(n node) error {
 	v := n.atom
+	switch n.key {
+	case "dvop", "daop", "avop", "playenablers":
+		if n.list == nil {
+			return &cfgError{"cfg " + n.key + ": value must be a bracket group"}
+		}
+	case "contentkey", "ck", "keyseed":
+		if n.list != nil {
+			return badSecret(n, "base64 (it is a bracket group)")
+		}
+	case "":
+		if n.list != nil {
+			return &cfgError{"cfg group holds a nested group without a key"}
+		}
+		return &cfgError{"cfg item " + quote(v) + " has no key (want key:value)"}
+	default:
+		if n.list != nil {
+			return badValue(n, "a single value")
+		}
+	}
 	switch n.key {
 	case "kid":
 		if strings.EqualFold(v, "header") {
@@ -213,25 +251,25 @@ func (p *Policy) set(n node) error {
 		}
 		id, err := kid.Parse(v)
 		if err != nil {
-			return cfgErr(n.key)
+			return badValue(n, "a GUID or base64 KID")
 		}
 		p.KID = &id
 	case "contentkey", "ck":
 		b, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(b) != 16 {
-			return cfgErr(n.key)
+			return badSecret(n, "base64 of 16 bytes")
 		}
 		p.ContentKey = (*[16]byte)(b)
 	case "keyseed":
 		b, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(b) < 30 {
-			return cfgErr(n.key)
+			return badSecret(n, "base64 of at least 30 bytes")
 		}
 		p.KeySeed = b
 	case "sl":
 		x, err := strconv.ParseUint(v, 10, 16)
 		if err != nil || (x != 150 && x != 2000 && x != 3000) {
-			return cfgErr(n.key)
+			return badValue(n, "150, 2000 or 3000")
 		}
 		p.SL = uint16(x)
 	case "persist":
@@ -244,7 +282,7 @@ func (p *Policy) set(n node) error {
 			t := true
 			p.CBC = &t
 		default:
-			return cfgErr(n.key) // keyexchange: not supported yet
+			return badValue(n, "AES128BitCTR or AES128BitCBC") // keyexchange: not supported yet
 		}
 	case "begindate":
 		return setDate(&p.Begin, n)
@@ -255,7 +293,7 @@ func (p *Policy) set(n node) error {
 	case "firstplayexpiration", "firstexp":
 		x, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return cfgErr(n.key)
+			return badValue(n, "a number of seconds (0 to 4294967295)")
 		}
 		s := uint32(x)
 		p.FirstPlay = &s
@@ -264,7 +302,7 @@ func (p *Policy) set(n node) error {
 	case "cvopl", "ucvopl", "avopl", "caopl", "ucaopl":
 		x, err := strconv.ParseUint(v, 10, 16)
 		if err != nil {
-			return cfgErr(n.key)
+			return badValue(n, "an output protection level (0 to 65535)")
 		}
 		p.OPL[slices.Index(oplKeys[:], n.key)] = uint16(x)
 		p.HasOPL = true
@@ -284,7 +322,7 @@ func (p *Policy) set(n node) error {
 	case "explicitacp":
 		x, err := strconv.ParseUint(v, 10, 32)
 		if err != nil || x > 3 {
-			return cfgErr(n.key)
+			return badValue(n, "0, 1, 2 or 3")
 		}
 		p.AnalogVideo = append(p.AnalogVideo, OutputConfig{ID: guidExplicitACP, Data: binary.LittleEndian.AppendUint32(nil, uint32(x))})
 	case "maxres":
@@ -292,7 +330,7 @@ func (p *Policy) set(n node) error {
 		wi, err1 := strconv.ParseUint(w, 10, 32)
 		hi, err2 := strconv.ParseUint(h, 10, 32)
 		if !ok || err1 != nil || err2 != nil {
-			return cfgErr(n.key)
+			return badValue(n, "WIDTHxHEIGHT")
 		}
 		// Seed 004: two big-endian u32, width then height.
 		d := binary.BigEndian.AppendUint32(nil, uint32(wi))
@@ -311,37 +349,43 @@ func (p *Policy) set(n node) error {
 		}
 	case "playenablers":
 		for _, e := range n.list {
+			if e.key != "" || e.list != nil {
+				return &cfgError{"cfg playenablers: entries must be bare GUIDs"}
+			}
 			id, err := kid.Parse(e.atom)
-			if err != nil || e.key != "" {
-				return cfgErr(n.key)
+			if err != nil {
+				return &cfgError{"cfg playenablers: entry " + quote(e.atom) + " is not a GUID"}
 			}
 			p.PlayEnablers = append(p.PlayEnablers, id)
 		}
 	case "errorcode":
 		c, err := drm.ParseHex(v)
 		if err != nil {
-			return cfgErr(n.key)
+			return badValue(n, "a hex DRM code such as 0x8004C600")
 		}
 		p.ErrorCode = &c
 	case "revoked":
 		return setBool(&p.Revoked, n)
 	case "msg":
 		if !strings.EqualFold(v, "clientinfo") {
-			return cfgErr(n.key)
+			return badValue(n, "clientinfo (the only message supported)")
 		}
 		p.ClientInfo = true
 	case "tid":
 		if _, err := kid.Parse(v); err != nil {
-			return cfgErr(n.key)
+			return badValue(n, "a GUID")
 		}
 		p.TID = v
 	case "playright":
 		var on bool
-		if err := setBool(&on, n); err != nil || !on {
-			return cfgErr(n.key) // a license without the Play right is not supported yet
+		if err := setBool(&on, n); err != nil {
+			return err
+		}
+		if !on {
+			return badValue(n, "true (a license without the Play right is not supported)")
 		}
 	default:
-		return fmt.Errorf("licsrv: unsupported cfg key: %w", errCfg)
+		return &cfgError{"cfg key " + quote(n.key) + " is not supported (supported: " + supportedKeys + ")"}
 	}
 	return nil
 }
@@ -353,7 +397,7 @@ func setBool(dst *bool, n node) error {
 	case "false":
 		*dst = false
 	default:
-		return cfgErr(n.key)
+		return badValue(n, "true or false")
 	}
 	return nil
 }
@@ -366,7 +410,7 @@ func setDate(dst **time.Time, n node) error {
 	}
 	t, err := time.ParseInLocation(layout, n.atom, time.UTC)
 	if err != nil {
-		return cfgErr(n.key)
+		return badValue(n, "a date yyyymmdd or yyyymmddhhmmss (GMT)")
 	}
 	*dst = &t
 	return nil
@@ -379,22 +423,22 @@ func outputConfig(n node) (OutputConfig, error) {
 		switch strings.ToLower(e.key) {
 		case "guid":
 			id, err := kid.Parse(e.atom)
-			if err != nil {
-				return oc, cfgErr(n.key)
+			if err != nil || e.list != nil {
+				return oc, &cfgError{"cfg " + n.key + ": guid " + quote(e.atom) + " is not a GUID"}
 			}
 			oc.ID, haveID = id, true
 		case "data":
 			b, err := base64.StdEncoding.DecodeString(e.atom)
-			if err != nil {
-				return oc, cfgErr(n.key)
+			if err != nil || e.list != nil {
+				return oc, &cfgError{"cfg " + n.key + ": data " + quote(e.atom) + " is not base64"}
 			}
 			oc.Data = b
 		default:
-			return oc, cfgErr(n.key)
+			return oc, &cfgError{"cfg " + n.key + ": item " + quote(e.key+":"+e.atom) + " is not guid: or data:"}
 		}
 	}
 	if !haveID {
-		return oc, cfgErr(n.key)
+		return oc, &cfgError{"cfg " + n.key + ": needs guid:GUID"}
 	}
 	return oc, nil
 }

@@ -2,6 +2,7 @@ package licsrv
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 )
 
-// Examples from spec/policies-and-outputs.md §6 (MS docs query-string-syntax.md).
+// Examples from docs/formats/policies-and-outputs.md §6 (MS docs query-string-syntax.md).
 func TestCfgExamples(t *testing.T) {
 	g, err := parseCfg("(persist:true,begindate:20170101,expiration:20170201,firstexp:60)")
 	require.NoError(t, err)
@@ -87,9 +88,25 @@ func FuzzParseCfg(f *testing.F) {
 		g, err := parseCfg(s)
 		if err != nil {
 			require.Nil(t, g)
+			requireCleanReason(t, err)
 			return
 		}
 		require.NotEmpty(t, g)
-		_, _ = policies(g) // must not panic
+		if _, err := policies(g); err != nil { // must not panic
+			requireCleanReason(t, err)
+		}
 	})
+}
+
+// requireCleanReason: a cfg error is a *cfgError whose reason is bounded
+// printable ASCII (an ellipsis marks a truncated value).
+func requireCleanReason(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, errCfg)
+	r := strings.ReplaceAll(cfgReason(err), "…", "")
+	require.NotEqual(t, "malformed cfg", r, "every cfg error says what is wrong")
+	require.LessOrEqual(t, len(r), 1024)
+	for _, c := range []byte(r) {
+		require.True(t, c >= 0x20 && c <= 0x7e, "%q", r)
+	}
 }

@@ -1,27 +1,56 @@
 // Package licsrv is prsim's reference PlayReady license server.
 //
 // It answers AcquireLicense on any POST path ending in rightsmanager.asmx
-// (spec/soap.md §1) and publishes its certificate chain at GET
-// /prsim/server-cert, so a device can encrypt its client data to it.
+// (docs/formats/soap.md §1) and publishes its certificate chain at GET
+// [CertPath], so a device can encrypt its client data to it.
 //
-// A challenge is checked in the order of spec/soap.md §4.6: parse, decrypt
-// the client data with the server's ENCRYPT_KEY, validate the device chain to
-// the configured test root (spec/bcert.md §11), verify the challenge ECDSA
-// signature with the leaf SIGN key and the digest over the exact LA bytes,
-// then ClientTime skew, revocation and policy. Policies come from the
-// Microsoft test-server cfg= grammar in the query string
-// (spec/policies-and-outputs.md §6): each bracket group is one license.
+// A challenge is checked in the order of docs/formats/soap.md §4: parse,
+// decrypt the client data with the server's ENCRYPT_KEY, validate the device
+// chain to the configured test root (docs/formats/bcert.md §11), verify the
+// challenge ECDSA signature with the leaf SIGN key and the digest over the
+// exact LA bytes, then ClientTime skew, revocation and policy. Policies come
+// from the Microsoft test-server cfg= grammar in the query string
+// (docs/formats/policies-and-outputs.md §6): each bracket group is one
+// license.
+//
+// # Faults
 //
 // Every bad request gets a SOAP fault with a DRM_E_* StatusCode and HTTP 500;
-// panics are recovered into DRM_E_SERVER_INTERNAL_ERROR. Faults never carry
-// request bytes, key material or stack traces.
+// panics are recovered into DRM_E_SERVER_INTERNAL_ERROR. The faultstring says
+// what was wrong: the cfg key and value (`cfg sl: "12345" is not 150, 2000 or
+// 3000`; a contentkey or keyseed value is never repeated), the check that
+// failed ("device certificate chain invalid: leaf signature does not
+// verify"), or how far the client clock is off and the window. Quoted values
+// are truncated to 64 bytes and anything outside printable ASCII becomes '?'.
+// Faults never carry request bytes, key material or stack traces; an
+// internal error says only "internal server error". A body over [MaxBody]
+// gets a fault too, after the server has drained it (up to a bound) so the
+// client reads the reply instead of a reset.
+//
+// # Logging
+//
+// [Config.Log] gets exactly one record per request, message "request", with
+// the attributes method, path, action (the SOAP operation, "server-cert" or
+// empty), outcome (ok, fault or notfound), status, drm_code, reason,
+// duration, device_digest (hex leaf digest, once the device chain parsed)
+// and licenses. Faults log at Warn, internal errors at Error, the rest at
+// Info. The query string is never logged: a cfg may hold content keys.
+//
+// # Defects
+//
+// [Config.Defects] makes the server misbehave on purpose, one known bug per
+// [Defect], so that a client or a conformance suite can be shown to catch it
+// ([Defects] lists them, [Defect.Description] says what each breaks). A
+// server with no defect is the reference.
 //
 // # Compatibility
 //
 // prsim choices where the test server is silent: a group with no kid (or
 // kid:header) issues one license per header KID, not only for single-KID
-// headers; the key type follows the header KID's ALGID (AESCBC → AES-CBC
-// license) unless ckt says otherwise; non-persistent licenses carry SETTINGS
-// CANNOT_PERSIST and rights ID = the challenge nonce; persistent ones a random
-// LID. The package never imports tee or hal.
+// headers; a group whose kid the header does not name is skipped, so one cfg
+// naming every KID of a manifest serves each AdaptationSet's request (a fault
+// only when no group applies); the key type follows the header KID's ALGID
+// (AESCBC → AES-CBC license) unless ckt says otherwise; non-persistent
+// licenses carry SETTINGS CANNOT_PERSIST and rights ID = the challenge nonce;
+// persistent ones a random LID. The package never imports tee or hal.
 package licsrv

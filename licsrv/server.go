@@ -5,14 +5,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +32,15 @@ import (
 // CertPath is where the server publishes its certificate chain.
 const CertPath = "/prsim/server-cert"
 
-// maxBody bounds a request body.
-const maxBody = 1 << 20
+// MaxBody is the largest request body the server reads. A larger body gets
+// a DRM_E_SERVER_INVALID_MESSAGE fault; the server first reads and
+// discards up to maxDrain more bytes, so a client still sending its body
+// receives the fault rather than a connection reset.
+const MaxBody = 1 << 20
+
+// maxDrain bounds how much of an oversized body is discarded before the
+// fault is sent; beyond it the connection is closed after the reply.
+const maxDrain = 64 << 20
 
 // Config configures a Server.
 type Config struct {
@@ -46,17 +56,23 @@ type Config struct {
 	DataDir string
 	// ClientTimeSkew is the accepted |ClientTime − server time|; 0 = 1 h.
 	ClientTimeSkew time.Duration
-	Now            func() time.Time // nil = time.Now
-	Rand           io.Reader        // nil = crypto/rand
-	Log            *slog.Logger     // nil = discard
+	// Defects are known bugs to inject (see [Defects]); New rejects an
+	// unknown one. Empty for a correct server.
+	Defects []Defect
+	Now     func() time.Time // nil = time.Now
+	Rand    io.Reader        // nil = crypto/rand
+	// Log receives one record per request (see the package doc); nil =
+	// discard.
+	Log *slog.Logger
 }
 
 // Server is an http.Handler.
 type Server struct {
-	cfg    Config
-	signer signer
-	encD   []byte
-	mu     sync.Mutex // serialises issued.jsonl appends
+	cfg     Config
+	signer  signer
+	encD    []byte
+	defects defectSet
+	mu      sync.Mutex // serialises issued.jsonl appends
 }
 
 // New validates the configuration.
@@ -65,6 +81,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("licsrv: config needs a chain, both server keys and a root")
 	}
 	leaf := cfg.Chain.Leaf()
+	if leaf == nil {
+		return nil, errors.New("licsrv: server certificate chain is empty")
+	}
 	sp, err1 := ecc.PublicKey(&cfg.SignKey.PublicKey)
 	ep, err2 := ecc.PublicKey(&cfg.EncKey.PublicKey)
 	cs, ok1 := leaf.KeyWithUsage(bcert.KeyUsageSignResponse)
@@ -72,6 +91,11 @@ func New(cfg Config) (*Server, error) {
 	if err1 != nil || err2 != nil || !ok1 || !ok2 || cs != sp || ce != ep {
 		return nil, errors.New("licsrv: server keys do not match the certificate")
 	}
+	defects, err := newDefectSet(cfg.Defects)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Defects = slices.Clone(cfg.Defects)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -93,88 +117,171 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, errors.New("licsrv: bad encryption key")
 	}
-	return &Server{cfg: cfg, signer: signer{key: cfg.SignKey, pub: sp, rand: cfg.Rand}, encD: d}, nil
+	return &Server{cfg: cfg, signer: signer{key: cfg.SignKey, pub: sp, rand: cfg.Rand}, encD: d, defects: defects}, nil
 }
 
 type signer struct {
 	key  *ecdsa.PrivateKey
 	pub  ecc.Point
 	rand io.Reader
+	flip bool // DefectBadResponseSignature
 }
 
 func (s signer) Public() ecc.Point { return s.pub }
 func (s signer) SignDigest(d []byte) ([64]byte, error) {
-	return ecc.Sign(s.rand, s.key, d)
+	sig, err := ecc.Sign(s.rand, s.key, d)
+	if s.flip {
+		sig[ecc.SignatureSize-1] ^= 1
+	}
+	return sig, err
 }
 
-// ServeHTTP routes requests.
+// Outcomes of a request, as logged.
+const (
+	outcomeOK       = "ok"
+	outcomeFault    = "fault"
+	outcomeNotFound = "notfound"
+)
+
+// event is what the request log line reports.
+type event struct {
+	action    string
+	outcome   string
+	code      drm.Code
+	reason    string
+	internal  bool   // the fault hides an internal error
+	device    string // hex leaf digest, once the chain parsed
+	licenses  int
+	status    int
+	recordErr string
+}
+
+// ServeHTTP routes requests and logs one record per request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.cfg.Now()
+	ev := &event{}
 	switch {
 	case r.URL.Path == CertPath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		ev.action, ev.outcome, ev.status = "server-cert", outcomeOK, http.StatusOK
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(s.cfg.Chain.Bytes())
 	case strings.HasSuffix(strings.ToLower(r.URL.Path), "rightsmanager.asmx") && r.Method == http.MethodPost:
-		s.serveSOAP(w, r)
+		s.serveSOAP(w, r, ev)
 	default:
+		ev.outcome, ev.status = outcomeNotFound, http.StatusNotFound
 		http.NotFound(w, r)
 	}
+	s.logRequest(r, start, ev)
+}
+
+// logRequest writes the request's one log record. It never carries the
+// query string (cfg may hold content keys) or any body bytes.
+func (s *Server) logRequest(r *http.Request, start time.Time, ev *event) {
+	level := slog.LevelInfo
+	switch {
+	case ev.internal:
+		level = slog.LevelError
+	case ev.outcome == outcomeFault:
+		level = slog.LevelWarn
+	}
+	code := ""
+	if ev.outcome == outcomeFault {
+		code = ev.code.String()
+	}
+	attrs := []slog.Attr{
+		slog.String("method", clean(r.Method, 16)),
+		slog.String("path", clean(r.URL.Path, 200)),
+		slog.String("action", ev.action),
+		slog.String("outcome", ev.outcome),
+		slog.Int("status", ev.status),
+		slog.String("drm_code", code),
+		slog.String("reason", ev.reason),
+		slog.Duration("duration", s.cfg.Now().Sub(start)),
+		slog.String("device_digest", ev.device),
+		slog.Int("licenses", ev.licenses),
+	}
+	if ev.recordErr != "" {
+		attrs = append(attrs, slog.String("record_error", ev.recordErr))
+	}
+	s.cfg.Log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // faultError carries a fault to send.
 type faultError struct{ f soap.Fault }
 
-func (e *faultError) Error() string { return e.f.Code.String() }
+func (e *faultError) Error() string { return e.f.Code.String() + ": " + e.f.Message }
 
-func fault(code drm.Code, msg string) error {
-	return &faultError{soap.Fault{Code: code, Message: msg}}
+// fault returns a fault whose faultstring is reason: it says what was wrong
+// and never carries a secret or raw request bytes.
+func fault(code drm.Code, reason string) error {
+	return &faultError{soap.Fault{Code: code, Message: reason}}
 }
 
-func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request) {
+const internalReason = "internal server error"
+
+func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request, ev *event) {
+	ev.action = "AcquireLicense"
 	var resp []byte
 	err := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				s.cfg.Log.Error("licsrv: recovered from panic", "path", r.URL.Path)
-				err = fault(drm.ErrServerInternalError, "internal server error")
+				ev.internal = true
+				err = fault(drm.ErrServerInternalError, internalReason)
+				ev.reason = internalReason + " (recovered from a panic)"
 			}
 		}()
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil || len(body) > maxBody {
-			return fault(drm.ErrServerInvalidMessage, "request body unreadable or too large")
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		if err != nil {
+			return fault(drm.ErrServerInvalidMessage, "request body could not be read")
+		}
+		if len(body) > MaxBody {
+			// Drain what the client is still sending so that it reads the
+			// fault; past maxDrain the connection is dropped after it.
+			_, _ = io.CopyN(io.Discard, r.Body, maxDrain)
+			w.Header().Set("Connection", "close")
+			return fault(drm.ErrServerInvalidMessage, fmt.Sprintf("request body is larger than %d bytes", MaxBody))
+		}
+		if len(body) == 0 {
+			return fault(drm.ErrServerInvalidMessage, "request body is empty")
 		}
 		action, err := soap.ParseEnvelopeAction(body)
 		if err != nil {
-			return fault(drm.ErrServerInvalidMessage, "not a SOAP envelope")
+			ev.action = ""
+			return fault(drm.ErrServerInvalidMessage, "request is not a SOAP envelope: "+libReason(err))
 		}
+		ev.action = clean(action, 64)
 		switch action {
 		case "AcquireLicense":
-			resp, err = s.acquire(r, body)
+			resp, err = s.acquire(r, body, ev)
 			return err
 		default:
-			return fault(drm.ErrServerProtocolVersionMismatch, "unsupported operation")
+			return fault(drm.ErrServerProtocolVersionMismatch, "unsupported SOAP operation "+quote(action)+" (only AcquireLicense)")
 		}
 	}()
 	if err != nil {
 		var fe *faultError
 		if !errors.As(err, &fe) {
-			fe = &faultError{soap.Fault{Code: drm.ErrServerInternalError, Message: "internal server error"}}
+			ev.internal = true
+			ev.reason = internalReason + ": " + clean(err.Error(), 200)
+			fe = &faultError{soap.Fault{Code: drm.ErrServerInternalError, Message: internalReason}}
 		}
-		s.cfg.Log.Info("licsrv: fault", "code", fe.f.Code.String())
+		ev.outcome, ev.code = outcomeFault, fe.f.Code
+		if ev.reason == "" {
+			ev.reason = fe.f.Message
+		}
+		ev.licenses = 0
+		ev.status = http.StatusInternalServerError
+		if s.defects[DefectFaultAs200] {
+			ev.status = http.StatusOK
+		}
 		w.Header().Set("Content-Type", soap.ContentType)
-		w.WriteHeader(http.StatusInternalServerError)
+		w.WriteHeader(ev.status)
 		_, _ = w.Write(soap.BuildFault(&fe.f))
 		return
 	}
+	ev.outcome, ev.status = outcomeOK, http.StatusOK
 	w.Header().Set("Content-Type", soap.ContentType)
 	_, _ = w.Write(resp)
-}
-
-// codeOr returns err's DRM code, or def.
-func codeOr(err error, def drm.Code) drm.Code {
-	if c, ok := drm.CodeOf(err); ok {
-		return c
-	}
-	return def
 }
 
 // request is a verified challenge.
@@ -186,67 +293,122 @@ type request struct {
 	header *pro.Header
 }
 
-func (s *Server) verify(body []byte) (*request, error) {
+func (s *Server) verify(body []byte, ev *event) (*request, error) {
 	ch, err := soap.ParseChallenge(body)
 	if err != nil {
-		return nil, fault(codeOr(err, drm.ErrServerInvalidMessage), "malformed challenge")
+		return nil, fault(codeOr(err, drm.ErrServerInvalidMessage), "malformed challenge: "+libReason(err))
 	}
 	data, err := ch.DecryptData(func(ct ecc.Ciphertext) (ecc.Point, error) { return ecc.Decrypt(s.encD, ct) })
 	if err != nil {
-		return nil, fault(codeOr(err, drm.ErrXMLSigFormat), "client data does not decrypt")
+		return nil, fault(codeOr(err, drm.ErrXMLSigFormat), "client data does not decrypt with the server's ENCRYPT_KEY: "+libReason(err))
 	}
 	chain, err := bcert.ParseChain(data.CertificateChain)
 	if err != nil {
-		return nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain malformed")
-	}
-	if err := chain.Verify(bcert.VerifyOptions{Roots: s.cfg.Roots, CurrentTime: s.cfg.Now(), LeafType: bcert.CertTypeDevice}); err != nil {
-		return nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain invalid")
+		return nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain malformed: "+libReason(err))
 	}
 	leaf := chain.Leaf()
-	if k, ok := leaf.KeyWithUsage(bcert.KeyUsageSign); !ok || k != ch.SignerKey {
-		return nil, fault(drm.ErrXMLSigECDSAVerifyFailure, "challenge not signed by the device key")
+	ev.device = hex.EncodeToString(digest(leaf))
+	roots := s.cfg.Roots
+	if s.defects[DefectAcceptUntrustedRoot] {
+		// Trust whatever key signed the root-most certificate.
+		if _, issuer, err := chain.Certs[len(chain.Certs)-1].SignatureInfo(); err == nil {
+			roots = append(slices.Clone(roots), issuer)
+		}
 	}
-	if err := ch.VerifySignature(); err != nil {
-		return nil, fault(codeOr(err, drm.ErrXMLSigECDSAVerifyFailure), "challenge signature invalid")
+	if err := chain.Verify(bcert.VerifyOptions{Roots: roots, CurrentTime: s.cfg.Now(), LeafType: bcert.CertTypeDevice}); err != nil {
+		return nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain invalid: "+chainReason(err))
+	}
+	if k, ok := leaf.KeyWithUsage(bcert.KeyUsageSign); !ok || k != ch.SignerKey {
+		return nil, fault(drm.ErrXMLSigECDSAVerifyFailure, "challenge KeyInfo key is not the device leaf's SIGN key")
+	}
+	if !s.defects[DefectAcceptBadSignature] {
+		if err := ch.VerifySignature(); err != nil {
+			c := codeOr(err, drm.ErrXMLSigECDSAVerifyFailure)
+			reason := "challenge signature invalid: " + libReason(err)
+			switch c {
+			case drm.ErrXMLSigECDSAVerifyFailure:
+				reason = "challenge signature does not verify with the device's signing key"
+			case drm.ErrXMLSigSHAVerifyFailure:
+				reason = "challenge LA element does not match its signed digest"
+			}
+			return nil, fault(c, reason)
+		}
 	}
 	h, err := pro.ParseHeaderXML(ch.ContentHeader)
 	if err != nil {
-		return nil, fault(drm.ErrServerInvalidMessage, "content header invalid")
+		return nil, fault(drm.ErrServerInvalidMessage, "content header invalid: "+libReason(err))
 	}
 	return &request{ch: ch, data: data, chain: chain, leaf: leaf, header: h}, nil
 }
 
-func (s *Server) acquire(r *http.Request, body []byte) ([]byte, error) {
+// chainReason renders a chain verification error, naming certificate 0 the
+// leaf.
+func chainReason(err error) string {
+	r := libReason(err)
+	if rest, ok := strings.CutPrefix(r, "certificate 0: "); ok {
+		return "leaf " + rest
+	}
+	if rest, ok := strings.CutPrefix(r, "leaf: "); ok {
+		return "leaf " + rest
+	}
+	return r
+}
+
+// codeOr returns err's DRM code, or def.
+func codeOr(err error, def drm.Code) drm.Code {
+	if c, ok := drm.CodeOf(err); ok {
+		return c
+	}
+	return def
+}
+
+func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error) {
 	// The cfg policy is read first only for its syntax: a bad cfg is the
 	// caller's error whatever the challenge.
 	groups := [][]node{{}}
 	if raw, ok, err := cfgFromQuery(r.URL.RawQuery); err != nil {
-		return nil, fault(drm.ErrServerInvalidMessage, "malformed cfg")
+		return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
 	} else if ok {
 		if groups, err = parseCfg(raw); err != nil {
-			return nil, fault(drm.ErrServerInvalidMessage, "malformed cfg")
+			return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
 		}
 	}
 	pols, err := policies(groups)
 	if err != nil {
-		return nil, fault(drm.ErrServerInvalidMessage, "unsupported cfg")
+		return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
 	}
-	req, err := s.verify(body)
+	req, err := s.verify(body, ev)
 	if err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()
-	if d := now.Sub(time.Unix(req.ch.ClientTime, 0)); d > s.cfg.ClientTimeSkew || -d > s.cfg.ClientTimeSkew {
-		return nil, fault(drm.ErrClientTimeInvalid, "client time outside the accepted window")
+	// ClientTime has whole seconds: compare at that precision.
+	// Times are compared, not their difference, which saturates for a
+	// ClientTime centuries away.
+	ct, ref := time.Unix(req.ch.ClientTime, 0), now.Truncate(time.Second)
+	if ct.Before(ref.Add(-s.cfg.ClientTimeSkew)) || ct.After(ref.Add(s.cfg.ClientTimeSkew)) {
+		d, rel := ref.Sub(ct), "behind"
+		if ct.After(ref) {
+			d, rel = ct.Sub(ref), "ahead of"
+		}
+		gap := d.String()
+		if d == math.MaxInt64 { // saturated
+			gap = "more than 292 years"
+		}
+		return nil, fault(drm.ErrClientTimeInvalid, fmt.Sprintf("client time %s is %s %s server time %s (window %s)",
+			ct.UTC().Format(time.RFC3339), gap, rel, now.UTC().Format(time.RFC3339), s.cfg.ClientTimeSkew))
+	}
+	if pols, err = applicable(pols, req.header); err != nil {
+		return nil, err
 	}
 	for _, p := range pols {
 		switch {
 		case p.Revoked:
-			return nil, fault(drm.ErrDevCertRevoked, "device certificate revoked")
+			return nil, fault(drm.ErrDevCertRevoked, "device certificate revoked (cfg revoked:true)")
 		case p.ErrorCode != nil:
-			return nil, fault(*p.ErrorCode, "error requested by cfg")
+			return nil, fault(*p.ErrorCode, "error "+p.ErrorCode.Hex()+" requested by cfg errorcode")
 		case p.ClientInfo:
-			f := soap.Fault{Code: drm.ErrServerServiceSpecific, Message: "client info", CustomData: clientInfo(req)}
+			f := soap.Fault{Code: drm.ErrServerServiceSpecific, Message: "client info requested by cfg msg:clientinfo", CustomData: clientInfo(req)}
 			return nil, &faultError{f}
 		}
 	}
@@ -264,18 +426,77 @@ func (s *Server) acquire(r *http.Request, body []byte) ([]byte, error) {
 	if _, err := io.ReadFull(s.cfg.Rand, respID); err != nil {
 		return nil, err
 	}
+	nonce := req.ch.Nonce
+	if s.defects[DefectNoNonceEcho] {
+		if _, err := io.ReadFull(s.cfg.Rand, nonce[:]); err != nil {
+			return nil, err
+		}
+	}
+	sg := s.signer
+	sg.flip = s.defects[DefectBadResponseSignature]
 	out, err := soap.BuildResponse(&soap.Response{
 		Licenses:      licenses,
-		Nonce:         req.ch.Nonce,
+		Nonce:         nonce,
 		ResponseID:    respID,
 		SigningChain:  s.cfg.Chain.Bytes(),
 		TransactionID: tid(pols),
-	}, s.signer)
+	}, sg)
 	if err != nil {
 		return nil, err
 	}
-	s.record(issued)
+	if s.defects[DefectUnsignedResponse] {
+		if out, err = stripSignature(out); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.record(issued); err != nil {
+		ev.recordErr = clean(err.Error(), 200)
+	}
+	ev.licenses = len(licenses)
 	return out, nil
+}
+
+// stripSignature removes the response's Signature element
+// (DefectUnsignedResponse). It is the last element of that name: the
+// LicenseResponse before it holds only base64 and escaped text.
+func stripSignature(resp []byte) ([]byte, error) {
+	i := bytes.LastIndex(resp, []byte("<Signature "))
+	j := bytes.LastIndex(resp, []byte("</Signature>"))
+	if i < 0 || j < i {
+		return nil, errors.New("licsrv: response has no Signature element")
+	}
+	return append(resp[:i:i], resp[j+len("</Signature>"):]...), nil
+}
+
+// applicable keeps the cfg groups that apply to the header: a group with a
+// kid applies only when the header names that KID, so one cfg URL can serve
+// every AdaptationSet of a manifest, each with a header naming its own KID.
+// A group without a kid applies to every header KID.
+func applicable(pols []Policy, h *pro.Header) ([]Policy, error) {
+	var out []Policy
+	for _, p := range pols {
+		if p.KID == nil || slices.ContainsFunc(h.KIDs, func(k pro.KeyInfo) bool { return k.ID == *p.KID }) {
+			out = append(out, p)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	var want, have []string
+	for _, p := range pols {
+		if p.KID != nil {
+			want = append(want, p.KID.String())
+		}
+	}
+	for _, k := range h.KIDs {
+		have = append(have, k.ID.String())
+	}
+	names := "no KID"
+	if len(have) > 0 {
+		names = "KIDs " + strings.Join(have, ",")
+	}
+	return nil, fault(drm.ErrServerInvalidMessage, fmt.Sprintf("no cfg group applies: cfg names KIDs %s; header names %s",
+		strings.Join(want, ","), names))
 }
 
 func tid(pols []Policy) string {
@@ -290,27 +511,24 @@ func tid(pols []Policy) string {
 // issue builds the licenses of one policy group.
 func (s *Server) issue(req *request, p Policy, now time.Time) ([][]byte, []issuedRecord, error) {
 	keys := req.header.KIDs
-	if req.header.LicenseRequested != nil && !*req.header.LicenseRequested {
+	if req.header.LicenseRequested != nil && !*req.header.LicenseRequested && !s.defects[DefectIgnoreLicenseRequested] {
 		return nil, nil, nil
 	}
 	if p.KID != nil {
-		var found []pro.KeyInfo
-		for _, k := range keys {
-			if k.ID == *p.KID {
-				found = append(found, k)
-			}
-		}
-		if len(found) == 0 {
-			return nil, nil, fault(drm.ErrServerInvalidMessage, "cfg kid is not in the content header")
-		}
-		keys = found
+		keys = slices.DeleteFunc(slices.Clone(keys), func(k pro.KeyInfo) bool { return k.ID != *p.KID })
 	}
 	if len(keys) == 0 {
 		return nil, nil, fault(drm.ErrServerInvalidMessage, "content header names no KID")
 	}
 	devKey, ok := req.leaf.KeyWithUsage(bcert.KeyUsageEncryptKey)
 	if !ok {
-		return nil, nil, fault(drm.ErrInvalidDeviceCertificate, "device has no encryption key")
+		return nil, nil, fault(drm.ErrInvalidDeviceCertificate, "device leaf has no ENCRYPT_KEY key")
+	}
+	if s.defects[DefectIgnoreSL] {
+		p.SL = 150
+	}
+	if s.defects[DefectIgnorePersist] {
+		p.Persist = false
 	}
 	var out [][]byte
 	var recs []issuedRecord
@@ -337,16 +555,19 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 	case p.ContentKey != nil:
 		ck = *p.ContentKey
 	default:
-		seed := p.KeySeed
+		seed, what := p.KeySeed, "cfg keyseed: cannot derive a content key from it (value withheld)"
 		if seed == nil {
-			seed = keyseed.TestSeed()
+			seed, what = keyseed.TestSeed(), "cannot derive a content key from the test key seed"
 		}
 		var err error
 		if ck, err = keyseed.Derive(seed, k.ID); err != nil {
-			return nil, [16]byte{}, fault(drm.ErrServerInvalidMessage, "bad key seed")
+			return nil, [16]byte{}, fault(drm.ErrServerInvalidMessage, what)
 		}
 	}
 	defer clear(ck[:])
+	if s.defects[DefectWrongContentKey] {
+		ck[0] ^= 0xFF
+	}
 	cbc := strings.EqualFold(k.AlgID, "AESCBC")
 	if p.CBC != nil {
 		cbc = *p.CBC
@@ -428,9 +649,11 @@ type issuedRecord struct {
 	Time       time.Time `json:"time"`
 }
 
-func (s *Server) record(recs []issuedRecord) {
+// record appends recs to issued.jsonl; a failure does not fail the
+// request (the licenses are valid) but is logged.
+func (s *Server) record(recs []issuedRecord) error {
 	if s.cfg.DataDir == "" || len(recs) == 0 {
-		return
+		return nil
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -441,15 +664,20 @@ func (s *Server) record(recs []issuedRecord) {
 	defer s.mu.Unlock()
 	f, err := os.OpenFile(filepath.Join(s.cfg.DataDir, "issued.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
-		s.cfg.Log.Warn("licsrv: cannot record issued licenses", "err", err)
-		return
+		return fmt.Errorf("cannot record issued licenses: %w", err)
 	}
-	defer f.Close()
-	_, _ = f.Write(buf.Bytes())
+	_, err = f.Write(buf.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot record issued licenses: %w", err)
+	}
+	return nil
 }
 
 // clientInfo renders the decoded client information the test server returns
-// for msg:clientinfo (spec/policies-and-outputs.md §6).
+// for msg:clientinfo (docs/formats/policies-and-outputs.md §6).
 func clientInfo(req *request) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Client Version: %s\nClient Time: %d\nSecurity Level: %d\n", req.ch.ClientVersion, req.ch.ClientTime, req.leaf.Basic().SecurityLevel)

@@ -30,15 +30,25 @@ type fixture struct {
 	srv *licsrv.Server
 	dev *tee.Device
 	now time.Time
+	// chain, if set, replaces the device's chain in challenges.
+	chain []byte
 }
 
-func newFixture(t *testing.T, sl uint32) *fixture {
+func newFixture(t *testing.T, sl uint32, defects ...licsrv.Defect) *fixture {
+	t.Helper()
+	return newFixtureCfg(t, sl, func(c *licsrv.Config) { c.Defects = defects })
+}
+
+// newFixtureCfg builds a server whose config edit may change before New.
+func newFixtureCfg(t *testing.T, sl uint32, edit func(*licsrv.Config)) *fixture {
 	t.Helper()
 	p, err := pki.Generate(rand.Reader, time.Now())
 	require.NoError(t, err)
 	now := time.Now()
-	s, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, DataDir: t.TempDir(), Now: func() time.Time { return now }})
+	cfg := licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
+		Roots: []ecc.Point{p.Root}, DataDir: t.TempDir(), Now: func() time.Time { return now }}
+	edit(&cfg)
+	s, err := licsrv.New(cfg)
 	require.NoError(t, err)
 	b, err := tee.OpenBackend("soft")
 	require.NoError(t, err)
@@ -58,12 +68,22 @@ func (f *fixture) challenge(t *testing.T, nonce [16]byte, clientTime time.Time, 
 	for _, id := range ids {
 		h.KIDs = append(h.KIDs, pro.KeyInfo{ID: id, AlgID: "AESCTR"})
 	}
+	return f.challengeFor(t, nonce, clientTime, h)
+}
+
+// challengeFor builds a challenge carrying header h.
+func (f *fixture) challengeFor(t *testing.T, nonce [16]byte, clientTime time.Time, h *pro.Header) []byte {
+	t.Helper()
 	x, err := h.XML()
 	require.NoError(t, err)
 	enc, ok := f.p.Server.Chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
 	require.True(t, ok)
+	chain := f.dev.Chain()
+	if f.chain != nil {
+		chain = f.chain
+	}
 	body, err := soap.BuildChallenge(&soap.Challenge{Version: 4, ContentHeader: x, ClientVersion: "4.5.0.0", Nonce: nonce,
-		ClientTime: clientTime.Unix(), Data: soap.ClientData{CertificateChain: f.dev.Chain()}}, enc, f.dev, rand.Reader)
+		ClientTime: clientTime.Unix(), Data: soap.ClientData{CertificateChain: chain}}, enc, f.dev, rand.Reader)
 	require.NoError(t, err)
 	return body
 }

@@ -1,0 +1,94 @@
+package licsrv
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Defect is a known bug the server can be told to have, so that a
+// conformance suite run against it can be seen to fail. A server without
+// defects is the reference; each defect breaks one rule a client relies on.
+type Defect string
+
+// The defects. Each one's [Defect.Description] says what it breaks.
+const (
+	DefectNoNonceEcho            Defect = "no-nonce-echo"
+	DefectUnsignedResponse       Defect = "unsigned-response"
+	DefectBadResponseSignature   Defect = "bad-response-signature"
+	DefectIgnoreSL               Defect = "ignore-sl"
+	DefectIgnorePersist          Defect = "ignore-persist"
+	DefectWrongContentKey        Defect = "wrong-content-key"
+	DefectAcceptBadSignature     Defect = "accept-bad-signature"
+	DefectAcceptUntrustedRoot    Defect = "accept-untrusted-root"
+	DefectFaultAs200             Defect = "fault-as-200"
+	DefectIgnoreLicenseRequested Defect = "ignore-license-requested"
+)
+
+// defects lists every defect in documentation order with what it breaks.
+var defects = [...]struct {
+	d    Defect
+	desc string
+}{
+	{DefectNoNonceEcho, "the response LicenseNonce is random instead of the challenge nonce"},
+	{DefectUnsignedResponse, "the response carries no XML signature"},
+	{DefectBadResponseSignature, "the response signature does not verify (a SignatureValue bit is flipped after signing)"},
+	{DefectIgnoreSL, "cfg sl: is ignored: licenses carry minimum security level 150"},
+	{DefectIgnorePersist, "cfg persist:true is ignored: licenses are non-persistent"},
+	{DefectWrongContentKey, "the license content key has one byte flipped (the license binds, content decrypts wrongly)"},
+	{DefectAcceptBadSignature, "the challenge signature (ECDSA and LA digest) is not verified"},
+	{DefectAcceptUntrustedRoot, "a device chain is accepted whatever root it ends at (the rest of the chain is still checked)"},
+	{DefectFaultAs200, "SOAP faults are sent with HTTP 200 instead of 500"},
+	{DefectIgnoreLicenseRequested, `licenses are issued even when the header says LICENSEREQUESTED="false"`},
+}
+
+// Defects returns every defect name, in a fixed order.
+func Defects() []Defect {
+	out := make([]Defect, len(defects))
+	for i, d := range defects {
+		out[i] = d.d
+	}
+	return out
+}
+
+// ParseDefect returns the defect named s (case-insensitive). The error of
+// an unknown name lists the valid ones.
+func ParseDefect(s string) (Defect, error) {
+	for _, d := range defects {
+		if strings.EqualFold(s, string(d.d)) {
+			return d.d, nil
+		}
+	}
+	return "", fmt.Errorf("licsrv: unknown defect %s (valid: %s)", quote(s), defectNames())
+}
+
+// Description says what the defect breaks; "" for an unknown defect.
+func (d Defect) Description() string {
+	for _, e := range defects {
+		if e.d == d {
+			return e.desc
+		}
+	}
+	return ""
+}
+
+func defectNames() string {
+	names := make([]string, len(defects))
+	for i, d := range defects {
+		names[i] = string(d.d)
+	}
+	return strings.Join(names, ", ")
+}
+
+// defectSet is the set of injected defects.
+type defectSet map[Defect]bool
+
+func newDefectSet(ds []Defect) (defectSet, error) {
+	set := defectSet{}
+	for _, d := range ds {
+		if d.Description() == "" {
+			return nil, fmt.Errorf("licsrv: unknown defect %s (valid: %s)", quote(string(d)), defectNames())
+		}
+		set[d] = true
+	}
+	return set, nil
+}
