@@ -1,0 +1,185 @@
+package main
+
+// End-to-end tests of "prsim conformance": the runner in one process, the
+// reference server ("prsim server") in another.
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// conformanceOut is the --json report of "prsim conformance run".
+type conformanceOut struct {
+	Summary struct {
+		Pass, Fail, Skipped, Error int
+	} `json:"summary"`
+	Results []struct {
+		ID       string   `json:"id"`
+		Family   string   `json:"family"`
+		Level    string   `json:"level"`
+		Persona  string   `json:"persona"`
+		Rule     string   `json:"rule"`
+		Status   string   `json:"status"`
+		Detail   string   `json:"detail"`
+		Exchange []string `json:"exchange"`
+	} `json:"results"`
+}
+
+// startServerArgs is startServer with extra "prsim server" arguments.
+func startServerArgs(t *testing.T, pkiDir string, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	require.NoError(t, err)
+	args := append([]string{"server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"),
+		"--listen", "127.0.0.1:0", "--ready-file", ready}, extra...)
+	cmd := exec.Command(prsimBin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		logf.Close()
+	})
+	deadline := time.After(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
+			return strings.TrimSpace(string(b))
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("prsim server exited early (%v):\n%s", err, log)
+		case <-deadline:
+			t.Fatal("prsim server did not write its ready file")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func TestConformanceAgainstServerProcess(t *testing.T) {
+	pkiDir := newPKI(t)
+	la := startServer(t, pkiDir) + "/rightsmanager.asmx"
+	dir := t.TempDir()
+	junit, html, ex := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report", "index.html"), filepath.Join(dir, "ex")
+	require.NoError(t, os.MkdirAll(filepath.Dir(html), 0o755))
+
+	start := time.Now()
+	r := run(t, "conformance", "run", "--url", la, "--pki", pkiDir, "--json", "--junit", junit, "--html", html, "--save-exchange", ex)
+	t.Logf("full suite through the CLI against prsim server: %v", time.Since(start))
+	require.Equal(t, 0, r.code, "%s", r)
+
+	// Exactly one JSON object: summary and results.
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &top), "%s", r)
+	require.Len(t, top, 2)
+	var out conformanceOut
+	decode(t, r, &out)
+	require.NotEmpty(t, out.Results)
+	require.Equal(t, len(out.Results), out.Summary.Pass, "%s", r)
+	for _, res := range out.Results {
+		require.Equal(t, "pass", res.Status, "%s: %s", res.ID, res.Detail)
+		require.NotEmpty(t, res.Family)
+		require.Contains(t, []string{"must", "should"}, res.Level)
+		require.NotEmpty(t, res.Persona)
+		require.NotEmpty(t, res.Rule)
+	}
+
+	// Saved exchanges are what "prsim inspect" reads.
+	var challenges, responses int
+	for _, res := range out.Results {
+		for _, f := range res.Exchange {
+			path := filepath.Join(ex, filepath.FromSlash(f))
+			switch {
+			case strings.HasSuffix(f, "-challenge.xml"):
+				ok(t, "inspect", "challenge", path, "--json")
+				challenges++
+			case strings.HasSuffix(f, "-response.xml"):
+				ok(t, "inspect", "response", path, "--json")
+				responses++
+			}
+		}
+	}
+	require.Positive(t, challenges)
+	require.Positive(t, responses)
+	require.FileExists(t, filepath.Join(ex, "L1", "001-challenge.xml"))
+
+	b, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `<testsuite name="licensing"`)
+	b, err = os.ReadFile(html)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `id="count-pass">`+strconv.Itoa(len(out.Results))+`<`)
+	require.Contains(t, string(b), `href="../ex/L1/001-challenge.xml"`)
+}
+
+func TestConformanceExitCodes(t *testing.T) {
+	pkiDir := newPKI(t)
+	bad := startServerArgs(t, pkiDir, "--defect", "accept-untrusted-root") + "/rightsmanager.asmx"
+
+	// A must scenario fails: exit 3, and stdout is still the one report.
+	r := run(t, "conformance", "run", "--url", bad, "--pki", pkiDir, "--only", "protocol", "--json")
+	require.Equal(t, 3, r.code, "%s", r)
+	var out conformanceOut
+	decode(t, r, &out)
+	require.Equal(t, 1, out.Summary.Fail, "%s", r)
+	for _, res := range out.Results {
+		if res.ID == "P5" {
+			require.Equal(t, "fail", res.Status)
+			require.Contains(t, res.Detail, "expected")
+		} else {
+			require.Equal(t, "pass", res.Status, "%s: %s", res.ID, res.Detail)
+		}
+	}
+	require.Contains(t, r.stderr, "must scenario")
+
+	// The human report says the same.
+	r = run(t, "conformance", "run", "--url", bad, "--pki", pkiDir, "--only", "protocol")
+	require.Equal(t, 3, r.code, "%s", r)
+	require.Contains(t, r.stdout, "FAIL    P5")
+
+	// Usage errors: exit 1.
+	for name, args := range map[string][]string{
+		"scheme":  {"--url", "ftp://127.0.0.1/rightsmanager.asmx", "--pki", pkiDir},
+		"pki":     {"--url", bad, "--pki", filepath.Join(t.TempDir(), "missing")},
+		"family":  {"--url", bad, "--pki", pkiDir, "--only", "licensing,bogus"},
+		"profile": {"--url", bad, "--pki", pkiDir, "--profile", "json"},
+		"nourl":   {"--pki", pkiDir},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, append([]string{"conformance", "run"}, args...)...)
+			require.Equal(t, 1, r.code, "%s", r)
+		})
+	}
+}
+
+func TestConformanceList(t *testing.T) {
+	var out struct {
+		Scenarios []map[string]string `json:"scenarios"`
+	}
+	okJSON(t, &out, "conformance", "list", "--json")
+	require.GreaterOrEqual(t, len(out.Scenarios), 20)
+	ids := map[string]bool{}
+	for _, s := range out.Scenarios {
+		for _, k := range []string{"id", "family", "level", "persona", "rule", "title"} {
+			require.NotEmpty(t, s[k], "%v", s)
+		}
+		ids[s["id"]] = true
+	}
+	for _, id := range []string{"L1", "P1", "F1", "B1"} {
+		require.True(t, ids[id], id)
+	}
+	require.Contains(t, ok(t, "conformance", "list"), "L1")
+}

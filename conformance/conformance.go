@@ -1,0 +1,196 @@
+package conformance
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prsim/prsim/internal/pki"
+)
+
+// Level is how binding a scenario's rule is.
+type Level string
+
+// Levels, as RFC 2119 words.
+const (
+	Must   Level = "must"
+	Should Level = "should"
+)
+
+// Status is a scenario's outcome.
+type Status string
+
+// Statuses.
+const (
+	Pass    Status = "pass"
+	Fail    Status = "fail"
+	Skipped Status = "skipped"
+	Error   Status = "error" // the runner could not run the scenario
+)
+
+// Families.
+const (
+	FamilyLicensing = "licensing"
+	FamilyProtocol  = "protocol"
+	FamilyFaults    = "faults"
+	FamilyPlayback  = "playback"
+)
+
+// Families returns the scenario families in run order.
+func Families() []string {
+	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback}
+}
+
+// Profiles: how the runner asks the server for a policy.
+const (
+	ProfileCfg  = "cfg"  // Microsoft test-server cfg= query string
+	ProfileNone = "none" // plain requests; scenarios needing a policy are skipped
+)
+
+// Personas: the devices scenarios run as.
+const (
+	PersonaSL3000        = "sl3000-4.5"     // SL3000 PlayReady 4.5 device of the server's PKI
+	PersonaSL2000        = "sl2000-4.5"     // SL2000 PlayReady 4.5 device of the server's PKI
+	PersonaUntrustedRoot = "untrusted-root" // SL3000 device of a PKI the server does not trust
+)
+
+// Scenario is one check.
+type Scenario struct {
+	ID      string `json:"id"`
+	Family  string `json:"family"`
+	Level   Level  `json:"level"`
+	Persona string `json:"persona"`
+	Rule    string `json:"rule"`  // the rule and where it is written
+	Title   string `json:"title"` // the expectation, one sentence
+
+	run func(context.Context, *env) outcome
+}
+
+// Scenarios returns every scenario in run order (families in [Families]
+// order).
+func Scenarios() []Scenario {
+	var all []Scenario
+	all = append(all, licensingScenarios()...)
+	all = append(all, protocolScenarios()...)
+	all = append(all, faultScenarios()...)
+	all = append(all, playbackScenarios()...)
+	return all
+}
+
+// Options configures a run.
+type Options struct {
+	// URL is the license acquisition URL of the server under test
+	// (http or https), e.g. http://127.0.0.1:8080/rightsmanager.asmx.
+	URL string
+	// PKIDir is the test PKI directory the server trusts (internal/pki
+	// layout); the runner provisions its devices from its model keys.
+	PKIDir string
+	// ServerCert is the server's BCert chain (CHAI bytes); nil: fetched
+	// from GET /prsim/server-cert on the URL's origin.
+	ServerCert []byte
+	// Profile is ProfileCfg ("" too) or ProfileNone.
+	Profile string
+	// Only restricts the run to these families; empty: all.
+	Only []string
+	// TPM is the key backend of the runner's devices ("" = soft), e.g. sim.
+	TPM string
+	// ExchangeDir, if set, receives every challenge, response and fault,
+	// one subdirectory per scenario ID.
+	ExchangeDir string
+	// WorkDir holds devices and content; "" = a temporary directory
+	// removed at the end.
+	WorkDir string
+	// HTTP is the client for the server; nil = 60 s timeout.
+	HTTP *http.Client
+	// Now gives ClientTime and certificate check times; nil = time.Now.
+	Now func() time.Time
+	// Rand supplies content keys, KIDs, payloads and device keys where the
+	// backend takes randomness; nil = crypto/rand.
+	Rand io.Reader
+}
+
+// ErrUsage marks a run refused for its options (bad URL, PKI, profile or
+// family).
+var ErrUsage = errors.New("conformance: invalid options")
+
+func usage(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
+}
+
+// check validates o and fills defaults.
+func (o *Options) check() error {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usage("--url must be an absolute http or https URL")
+	}
+	if o.PKIDir == "" {
+		return usage("a PKI directory is required")
+	}
+	switch o.Profile {
+	case "":
+		o.Profile = ProfileCfg
+	case ProfileCfg, ProfileNone:
+	default:
+		return usage("unknown profile %q (want cfg or none)", o.Profile)
+	}
+	for _, f := range o.Only {
+		if !slices.Contains(Families(), f) {
+			return usage("unknown family %q (want %s)", f, strings.Join(Families(), ", "))
+		}
+	}
+	if o.TPM == "" {
+		o.TPM = "soft"
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	return nil
+}
+
+// Run runs the selected scenarios in order and returns the report. An error
+// means the run could not start (options, PKI, work directory); a scenario
+// the runner cannot run is reported with status error instead.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	p, err := pki.Load(o.PKIDir)
+	if err != nil {
+		return nil, usage("cannot load the PKI: %v", err)
+	}
+	work := o.WorkDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "prsim-conformance-"); err != nil {
+			return nil, fmt.Errorf("conformance: %w", err)
+		}
+		defer os.RemoveAll(work)
+	}
+	e := newEnv(o, p, work)
+	defer e.close()
+	rep := &Report{URL: o.URL, Profile: o.Profile, Backend: o.TPM, Started: o.Now().UTC(), exchangeDir: o.ExchangeDir}
+	for _, s := range Scenarios() {
+		if len(o.Only) > 0 && !slices.Contains(o.Only, s.Family) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rep.add(e.runOne(ctx, s))
+	}
+	rep.Duration = o.Now().Sub(rep.Started)
+	return rep, nil
+}

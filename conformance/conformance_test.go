@@ -1,0 +1,249 @@
+package conformance_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/prsim/prsim/conformance"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/licsrv"
+)
+
+// now is the fixed time of every test run; randomness is seeded too, so a
+// run depends only on the defects.
+var now = time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)
+
+func clock() time.Time { return now }
+
+// seeded is a deterministic reader for tests.
+type seeded struct{ r *rand.ChaCha8 }
+
+func newSeeded(seed byte) *seeded { return &seeded{rand.NewChaCha8([32]byte{seed})} }
+
+func (s *seeded) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// fixture is a test PKI saved to a directory.
+type fixture struct {
+	dir string
+	pki *pki.PKI
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	p, err := pki.Generate(newSeeded(1), now)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "pki")
+	require.NoError(t, p.Save(dir))
+	return fixture{dir: dir, pki: p}
+}
+
+// server starts the reference server with defects and returns its LA URL.
+func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
+	t.Helper()
+	srv, err := licsrv.New(licsrv.Config{Chain: f.pki.Server.Chain, SignKey: f.pki.Server.SignKey, EncKey: f.pki.Server.EncKey,
+		Roots: []ecc.Point{f.pki.Root}, Now: clock, Defects: defects})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return hs.URL + "/rightsmanager.asmx"
+}
+
+func (f fixture) run(t *testing.T, o conformance.Options) *conformance.Report {
+	t.Helper()
+	if o.PKIDir == "" {
+		o.PKIDir = f.dir
+	}
+	o.Now, o.Rand = clock, newSeeded(2)
+	rep, err := conformance.Run(context.Background(), o)
+	require.NoError(t, err)
+	return rep
+}
+
+// breaks is what each defect must break: exactly these scenarios fail, all
+// others pass (docs/conformance.md keeps the same table).
+var breaks = map[licsrv.Defect][]string{
+	licsrv.DefectNoNonceEcho:            {"P1"},
+	licsrv.DefectUnsignedResponse:       {"P2"},
+	licsrv.DefectBadResponseSignature:   {"P2"},
+	licsrv.DefectIgnoreSL:               {"L7"},
+	licsrv.DefectIgnorePersist:          {"L3"},
+	licsrv.DefectWrongContentKey:        {"L5", "B1", "B2"},
+	licsrv.DefectAcceptBadSignature:     {"P4"},
+	licsrv.DefectAcceptUntrustedRoot:    {"P5"},
+	licsrv.DefectFaultAs200:             {"F1", "F2", "F3", "F4", "F5", "F6"},
+	licsrv.DefectIgnoreLicenseRequested: {"L6"},
+}
+
+func statuses(rep *conformance.Report) (fails []string, others map[string]conformance.Status) {
+	others = map[string]conformance.Status{}
+	for _, r := range rep.Results {
+		switch r.Status {
+		case conformance.Fail:
+			fails = append(fails, r.ID)
+		case conformance.Pass:
+		default:
+			others[r.ID] = r.Status
+		}
+	}
+	sort.Strings(fails)
+	return fails, others
+}
+
+func details(rep *conformance.Report) string {
+	var b strings.Builder
+	for _, r := range rep.Results {
+		if r.Status != conformance.Pass {
+			b.WriteString(r.ID + " " + string(r.Status) + ": " + r.Detail + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestCleanServerPasses(t *testing.T) {
+	f := newFixture(t)
+	rep := f.run(t, conformance.Options{URL: f.server(t)})
+	require.Len(t, rep.Results, len(conformance.Scenarios()))
+	fails, others := statuses(rep)
+	require.Empty(t, fails, "%s", details(rep))
+	require.Empty(t, others, "%s", details(rep))
+	require.Equal(t, len(rep.Results), rep.Summary.Pass)
+	require.False(t, rep.MustFailed())
+}
+
+func TestEachDefectFailsExactlyItsScenarios(t *testing.T) {
+	require.ElementsMatch(t, licsrv.Defects(), mapsKeys(breaks), "every defect has an expected set")
+	f := newFixture(t)
+	for _, d := range licsrv.Defects() {
+		t.Run(string(d), func(t *testing.T) {
+			rep := f.run(t, conformance.Options{URL: f.server(t, d)})
+			fails, others := statuses(rep)
+			want := slices.Clone(breaks[d])
+			sort.Strings(want)
+			require.Equal(t, want, fails, "%s", details(rep))
+			require.Empty(t, others, "%s", details(rep))
+			require.True(t, rep.MustFailed())
+			for _, r := range rep.Results {
+				if r.Status == conformance.Fail {
+					require.Contains(t, r.Detail, "expected ")
+					require.Contains(t, r.Detail, "; seen ")
+				}
+			}
+		})
+	}
+}
+
+func mapsKeys(m map[licsrv.Defect][]string) []licsrv.Defect {
+	var out []licsrv.Defect
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestProfileNoneSkipsPolicyScenarios(t *testing.T) {
+	f := newFixture(t)
+	rep := f.run(t, conformance.Options{URL: f.server(t), Profile: conformance.ProfileNone})
+	var skipped []string
+	for _, r := range rep.Results {
+		switch r.Status {
+		case conformance.Skipped:
+			skipped = append(skipped, r.ID)
+			require.Contains(t, r.Detail, "profile none")
+		case conformance.Pass:
+		default:
+			t.Errorf("%s %s: %s", r.ID, r.Status, r.Detail)
+		}
+	}
+	require.Equal(t, []string{"L3", "L7", "F6"}, skipped)
+}
+
+func TestOnlyAndJSONShape(t *testing.T) {
+	f := newFixture(t)
+	rep := f.run(t, conformance.Options{URL: f.server(t, licsrv.DefectNoNonceEcho), Only: []string{conformance.FamilyProtocol}})
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&buf))
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &top))
+	require.Len(t, top, 2)
+	var out struct {
+		Summary map[string]int           `json:"summary"`
+		Results []map[string]interface{} `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &out))
+	require.Equal(t, map[string]int{"pass": 5, "fail": 1, "skipped": 0, "error": 0}, out.Summary)
+	require.Len(t, out.Results, 6)
+	for _, r := range out.Results {
+		for _, k := range []string{"id", "family", "level", "persona", "rule", "status", "detail"} {
+			require.Contains(t, r, k)
+		}
+		require.Equal(t, "protocol", r["family"])
+	}
+	require.Equal(t, "P1", out.Results[0]["id"])
+	require.Equal(t, "fail", out.Results[0]["status"])
+}
+
+func TestOptionsRefused(t *testing.T) {
+	f := newFixture(t)
+	for name, o := range map[string]conformance.Options{
+		"scheme":  {URL: "ftp://x/rightsmanager.asmx", PKIDir: f.dir},
+		"nohost":  {URL: "http:///x", PKIDir: f.dir},
+		"nopki":   {URL: "http://127.0.0.1:1/x"},
+		"badpki":  {URL: "http://127.0.0.1:1/x", PKIDir: t.TempDir()},
+		"profile": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: "json"},
+		"family":  {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"policy"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rep, err := conformance.Run(context.Background(), o)
+			require.ErrorIs(t, err, conformance.ErrUsage)
+			require.Nil(t, rep)
+		})
+	}
+}
+
+func TestScenarioTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range conformance.Scenarios() {
+		require.False(t, seen[s.ID], "duplicate id %s", s.ID)
+		seen[s.ID] = true
+		require.Contains(t, conformance.Families(), s.Family)
+		require.Contains(t, []conformance.Level{conformance.Must, conformance.Should}, s.Level)
+		require.NotEmpty(t, s.Persona)
+		require.NotEmpty(t, s.Rule)
+		require.NotContains(t, s.Rule, "spec/", "rules cite docs/ or public sources")
+		require.True(t, strings.HasSuffix(s.Title, "."), s.ID)
+	}
+}
+
+// docs/conformance.md lists every scenario with its level and title, and
+// every defect with the scenarios it breaks.
+func TestDocsListEveryScenario(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "conformance.md"))
+	require.NoError(t, err)
+	doc := string(b)
+	for _, s := range conformance.Scenarios() {
+		row := "| " + s.ID + " | " + s.Family + " | " + string(s.Level) + " | " + s.Persona + " | "
+		i := strings.Index(doc, row)
+		require.GreaterOrEqual(t, i, 0, "docs/conformance.md has no row %q", row)
+		line := doc[i : i+strings.IndexByte(doc[i:], '\n')]
+		require.True(t, strings.HasSuffix(line, "| "+s.Title+" |"), "row of %s has another title: %s", s.ID, line)
+	}
+	for d, ids := range breaks {
+		require.Contains(t, doc, "| `"+string(d)+"` | ")
+		line := doc[strings.Index(doc, "| `"+string(d)+"` | "):]
+		line = line[:strings.IndexByte(line, '\n')]
+		require.True(t, strings.HasSuffix(line, "| "+strings.Join(ids, ", ")+" |"), "defect row: %s", line)
+	}
+}

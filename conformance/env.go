@@ -1,0 +1,496 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/store"
+	"github.com/prsim/prsim/wire/bcert"
+	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/pro"
+	"github.com/prsim/prsim/wire/soap"
+)
+
+// maxBody bounds what the runner reads of a server answer.
+const maxBody = 4 << 20
+
+// certPath is where prsim-compatible servers publish their chain.
+const certPath = ree.CertPath
+
+// revLists are the lists a prsim device advertises (docs/protocol.md §3).
+func revLists() []string {
+	return []string{
+		"4E9D8C8A-B652-45A7-9791-6925A6B4791F", // PlayReady runtime CRL
+		"28082E80-C7A3-40B1-8256-19E5B6D89B27", // PlayReady application CRL
+		"52D1FF11-D388-4EDD-82B7-68EA4C20A16C", // RevInfo v2
+		"CD75E604-543D-4A9C-9F09-FE6D24E8BF90", // WMDRM-ND
+	}
+}
+
+// persona describes a device the runner provisions.
+type persona struct {
+	sl      uint32
+	version string
+	foreign bool // issued by a PKI the server does not trust
+}
+
+func personas() map[string]persona {
+	return map[string]persona{
+		PersonaSL3000:        {sl: 3000, version: "4.5"},
+		PersonaSL2000:        {sl: 2000, version: "4.5"},
+		PersonaUntrustedRoot: {sl: 3000, version: "4.5", foreign: true},
+	}
+}
+
+// env is what a scenario runs against. One scenario runs at a time.
+type env struct {
+	o    Options
+	pki  *pki.PKI
+	work string
+
+	foreign *pki.PKI          // made on first use
+	devDirs map[string]string // provisioned devices by persona
+
+	serverChain []byte
+	serverKey   ecc.Point
+	serverErr   error
+	serverDone  bool
+
+	// Per scenario.
+	scenario string
+	rec      *ree.ExchangeDir
+	open     []*ree.Device
+}
+
+func newEnv(o Options, p *pki.PKI, work string) *env {
+	return &env{o: o, pki: p, work: work, devDirs: map[string]string{}}
+}
+
+func (e *env) close() {
+	e.closeDevices()
+}
+
+func (e *env) closeDevices() {
+	for i := len(e.open) - 1; i >= 0; i-- {
+		_ = e.open[i].Close()
+	}
+	e.open = nil
+}
+
+// runOne runs a scenario with its recorder and devices, and closes them.
+func (e *env) runOne(ctx context.Context, s Scenario) Result {
+	start := e.o.Now()
+	e.scenario, e.rec = s.ID, nil
+	var recErr error
+	if e.o.ExchangeDir != "" {
+		e.rec, recErr = ree.NewExchangeDir(filepath.Join(e.o.ExchangeDir, s.ID))
+	}
+	var out outcome
+	if recErr != nil {
+		out = errored("cannot save exchanges: %v", recErr)
+	} else {
+		out = e.safeRun(ctx, s)
+	}
+	e.closeDevices()
+	r := Result{ID: s.ID, Family: s.Family, Level: s.Level, Persona: s.Persona, Rule: s.Rule, Title: s.Title,
+		Status: out.status, Detail: out.detail(), Expected: out.expected, Seen: out.seen,
+		DurationMS: e.o.Now().Sub(start).Milliseconds()}
+	if e.rec != nil {
+		for _, f := range e.rec.Files() {
+			r.Exchange = append(r.Exchange, s.ID+"/"+f)
+		}
+		if err := e.rec.Err(); err != nil && r.Status == Pass {
+			r.Status, r.Detail = Error, fmt.Sprintf("cannot save exchanges: %v", err)
+		}
+	}
+	return r
+}
+
+// safeRun turns a runner panic into an error result, so one broken
+// scenario does not end the run.
+func (e *env) safeRun(ctx context.Context, s Scenario) (out outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			out = errored("runner panic: %v", p)
+		}
+	}()
+	return s.run(ctx, e)
+}
+
+func (e *env) record(kind string, body []byte) {
+	if e.rec != nil {
+		e.rec.Record(kind, body)
+	}
+}
+
+// laURL returns the URL to post to: with cfg appended under ProfileCfg. A
+// scenario that needs the policy gets ok=false under ProfileNone.
+func (e *env) laURL(cfg string, needed bool) (string, bool) {
+	if cfg == "" {
+		return e.o.URL, true
+	}
+	if e.o.Profile == ProfileNone {
+		return e.o.URL, !needed
+	}
+	sep := "?"
+	if strings.Contains(e.o.URL, "?") {
+		sep = "&"
+	}
+	return e.o.URL + sep + "cfg=" + cfg, true
+}
+
+func (e *env) cfgProfile() bool { return e.o.Profile == ProfileCfg }
+
+// device opens the persona's device (provisioning it on first use); it is
+// closed when the scenario ends.
+func (e *env) device(name string) (*ree.Device, error) {
+	dir, err := e.provision(name)
+	if err != nil {
+		return nil, err
+	}
+	d, err := ree.OpenDevice(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the %s device: %w", name, err)
+	}
+	e.open = append(e.open, d)
+	return d, nil
+}
+
+// restart closes d and opens its directory again: a device reboot.
+func (e *env) restart(d *ree.Device) (*ree.Device, error) {
+	for i, x := range e.open {
+		if x == d {
+			e.open = append(e.open[:i], e.open[i+1:]...)
+			break
+		}
+	}
+	if err := d.Close(); err != nil {
+		return nil, fmt.Errorf("cannot close the device: %w", err)
+	}
+	n, err := ree.OpenDevice(d.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reopen the device: %w", err)
+	}
+	e.open = append(e.open, n)
+	return n, nil
+}
+
+func (e *env) provision(name string) (string, error) {
+	if dir, ok := e.devDirs[name]; ok {
+		return dir, nil
+	}
+	p, ok := personas()[name]
+	if !ok {
+		return "", fmt.Errorf("unknown persona %q", name)
+	}
+	src := e.pki
+	if p.foreign {
+		if e.foreign == nil {
+			f, err := pki.Generate(e.o.Rand, e.o.Now())
+			if err != nil {
+				return "", fmt.Errorf("cannot make the untrusted PKI: %w", err)
+			}
+			e.foreign = f
+		}
+		src = e.foreign
+	}
+	model, err := src.Model(p.sl)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(e.work, "devices", name)
+	d, err := ree.NewDevice(dir, ree.NewDeviceOptions{
+		Version: p.version, SecurityLevel: p.sl, Backend: e.o.TPM,
+		ModelChain: model.Chain, ModelSigner: pki.KeySigner{Key: model.Key},
+		Roots: []ecc.Point{src.Root}, Rand: e.o.Rand, Now: e.o.Now,
+	})
+	if err != nil {
+		return "", fmt.Errorf("cannot provision the %s device: %w", name, err)
+	}
+	err = d.Close()
+	if err == nil && e.o.ServerCert != nil {
+		err = seedServerCert(dir, e.origin(), e.o.ServerCert)
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot prepare the %s device: %w", name, err)
+	}
+	e.devDirs[name] = dir
+	return dir, nil
+}
+
+// seedServerCert puts a server chain in a closed device's store, where the
+// REE looks before fetching it (docs/protocol.md §5, bucket servers).
+func seedServerCert(dir, origin string, chain []byte) error {
+	s, err := store.Open(filepath.Join(dir, "store.db"))
+	if err != nil {
+		return err
+	}
+	err = s.PutServerCert(origin, chain)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (e *env) origin() string {
+	u, _ := url.Parse(e.o.URL) // checked by Options.check
+	return u.Scheme + "://" + u.Host
+}
+
+// serverEncKey returns the server's challenge encryption key, from
+// Options.ServerCert or GET /prsim/server-cert, verified to the PKI root.
+func (e *env) serverEncKey(ctx context.Context) (ecc.Point, error) {
+	if e.serverDone {
+		return e.serverKey, e.serverErr
+	}
+	e.serverDone = true
+	raw := e.o.ServerCert
+	if raw == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.origin()+certPath, nil)
+		if err != nil {
+			e.serverErr = err
+			return ecc.Point{}, err
+		}
+		resp, err := e.o.HTTP.Do(req)
+		if err != nil {
+			e.serverErr = fmt.Errorf("cannot fetch the server certificate: %w", err)
+			return ecc.Point{}, e.serverErr
+		}
+		defer resp.Body.Close()
+		raw, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			e.serverErr = fmt.Errorf("the server does not publish its certificate at %s (HTTP %d); pass --server-cert", certPath, resp.StatusCode)
+			return ecc.Point{}, e.serverErr
+		}
+	}
+	chain, err := bcert.ParseChain(raw)
+	if err == nil {
+		err = chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{e.pki.Root}, CurrentTime: e.o.Now()})
+	}
+	if err != nil {
+		e.serverErr = fmt.Errorf("the server certificate does not verify to the PKI root: %w", err)
+		return ecc.Point{}, e.serverErr
+	}
+	key, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
+	if !ok {
+		e.serverErr = errors.New("the server certificate has no ENCRYPT_KEY key")
+		return ecc.Point{}, e.serverErr
+	}
+	e.serverChain, e.serverKey = raw, key
+	return key, nil
+}
+
+// challengeFor builds the challenge a prsim device of version v sends for h
+// (docs/protocol.md §3), with a fresh nonce of d.
+func (e *env) challengeFor(d *ree.Device, h *pro.Header) (*soap.Challenge, error) {
+	x, err := h.XML()
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.TEE.NewNonce()
+	if err != nil {
+		return nil, err
+	}
+	ch := &soap.Challenge{
+		Version:       laVersion(h.Version),
+		ContentHeader: x,
+		ClientVersion: d.Version + ".0.0",
+		Nonce:         n,
+		ClientTime:    e.o.Now().Unix(),
+		Data: soap.ClientData{
+			CertificateChain: d.TEE.Chain(),
+			Features:         []string{"AESCBC"},
+			REEFeatures:      []string{"AESCBCS", "InMemoryOnlyLicenses"},
+		},
+	}
+	for _, g := range revLists() {
+		ch.RevLists = append(ch.RevLists, soap.RevListInfo{ListID: kid.MustParse(g).GUID()})
+	}
+	return ch, nil
+}
+
+func laVersion(v string) int {
+	switch v {
+	case pro.Version42:
+		return 4
+	case pro.Version43:
+		return 5
+	}
+	return 1
+}
+
+// exchange is one request and what came back, judged leniently: each
+// scenario looks at the part it is about.
+type exchange struct {
+	nonce  [16]byte
+	status int
+	resp   *soap.ParsedResponse // a response envelope (any HTTP status)
+	fault  *soap.Fault          // a fault envelope (any HTTP status)
+	bad    error                // neither parses
+}
+
+// acquire sends a challenge for h from d, signed by signer (nil: the
+// device), after edit (may be nil) changes it. The nonce stays outstanding
+// until the scenario ends (the device is closed).
+func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, edit func(*soap.Challenge), signer soap.Signer) (*exchange, error) {
+	key, err := e.serverEncKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := e.challengeFor(d, h)
+	if err != nil {
+		return nil, err
+	}
+	if edit != nil {
+		edit(ch)
+	}
+	if signer == nil {
+		signer = d.TEE
+	}
+	body, err := soap.BuildChallenge(ch, key, signer, e.o.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("cannot build the challenge: %w", err)
+	}
+	x, err := e.post(ctx, laURL, body, "challenge")
+	if err != nil {
+		return nil, err
+	}
+	x.nonce = ch.Nonce
+	return x, nil
+}
+
+// post sends body and classifies the answer. A transport failure is the
+// error.
+func (e *env) post(ctx context.Context, laURL string, body []byte, kind string) (*exchange, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, laURL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", soap.ContentType)
+	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)
+	if kind != "" {
+		e.record(kind, body)
+	}
+	resp, err := e.o.HTTP.Do(req)
+	if err != nil {
+		return nil, &transportError{err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("license response unreadable: %w", err)
+	}
+	x := &exchange{status: resp.StatusCode}
+	if len(b) > maxBody {
+		x.bad = errors.New("answer larger than 4 MiB")
+		return x, nil
+	}
+	r, perr := soap.ParseResponse(b)
+	var f *soap.Fault
+	switch {
+	case perr == nil:
+		x.resp = r
+		e.record("response", b)
+	case errors.As(perr, &f):
+		x.fault = f
+		e.record("fault", b)
+	default:
+		// Not an envelope the parser knows: a fault parser may still read
+		// it (SOAP 1.2), else it is malformed.
+		if f, ferr := soap.ParseFault(b); ferr == nil {
+			x.fault = f
+			e.record("fault", b)
+		} else {
+			x.bad = perr
+			e.record("answer", b)
+		}
+	}
+	return x, nil
+}
+
+// transportError is a request that got no HTTP answer.
+type transportError struct{ err error }
+
+// Error leaves out the URL, whose cfg query may carry content keys.
+func (t *transportError) Error() string {
+	err := t.err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "no HTTP answer: " + sanitize(err.Error(), 200)
+}
+func (t *transportError) Unwrap() error { return t.err }
+
+// describe says what came back, for details: HTTP status, fault code and
+// reason, or the number of licenses.
+func (x *exchange) describe() string {
+	switch {
+	case x.fault != nil:
+		return fmt.Sprintf("HTTP %d fault %s%s", x.status, x.fault.Code, reason(x.fault))
+	case x.resp != nil:
+		return fmt.Sprintf("HTTP %d response with %d license(s)", x.status, len(x.resp.Licenses))
+	default:
+		return fmt.Sprintf("HTTP %d answer that is neither a response nor a fault (%s)", x.status, codeText(x.bad))
+	}
+}
+
+// reason renders a fault's reason for a detail: sanitised and bounded, as
+// it is server text.
+func reason(f *soap.Fault) string {
+	if f.Message == "" {
+		return ""
+	}
+	return fmt.Sprintf(" reason %q", sanitize(f.Message, 160))
+}
+
+func sanitize(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		r = append(r[:n], '…')
+	}
+	for i, c := range r {
+		if c < 0x20 || c == 0x7f {
+			r[i] = ' '
+		}
+	}
+	return string(r)
+}
+
+// codeText names an error by its DRM code when it has one.
+func codeText(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	if c, ok := drm.CodeOf(err); ok {
+		return c.String()
+	}
+	return sanitize(err.Error(), 200)
+}
+
+// licenses returns the response's licenses, or a failing outcome saying
+// what came instead.
+func (x *exchange) licenses(expected string) ([][]byte, *outcome) {
+	if x.resp == nil {
+		o := failed(expected, x.describe())
+		return nil, &o
+	}
+	return x.resp.Licenses, nil
+}
+
+// tempDir makes a fresh directory under the work directory.
+func (e *env) tempDir(name string) (string, error) {
+	return os.MkdirTemp(e.work, e.scenario+"-"+name+"-")
+}

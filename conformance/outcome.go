@@ -1,0 +1,36 @@
+package conformance
+
+import "fmt"
+
+// outcome is what a scenario function returns.
+type outcome struct {
+	status   Status
+	expected string
+	seen     string
+	note     string // skipped / error reason, or a pass remark
+}
+
+func passed(note string) outcome { return outcome{status: Pass, note: note} }
+
+func failed(expected, seen string) outcome {
+	return outcome{status: Fail, expected: expected, seen: seen}
+}
+
+func skipped(why string) outcome { return outcome{status: Skipped, note: why} }
+
+func errored(format string, a ...any) outcome {
+	return outcome{status: Error, note: fmt.Sprintf(format, a...)}
+}
+
+// detail is the one-line report text.
+func (o outcome) detail() string {
+	if o.status == Fail {
+		return fmt.Sprintf("expected %s; seen %s", o.expected, o.seen)
+	}
+	return o.note
+}
+
+// needsPolicy is the skip of a scenario that needs cfg under ProfileNone.
+func needsPolicy(cfg string) outcome {
+	return skipped(fmt.Sprintf("profile none: the scenario needs the policy cfg=%s", cfg))
+}
