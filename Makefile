@@ -1,9 +1,19 @@
-# prsim — see README.md. Targets: demo, test, bench, fuzz, lint, build.
+# prsim — see README.md. Targets: demo, test, install, bench, fuzz, lint, build.
+
+# Go 1.26 is expected in /usr/local/go (README); a fresh root shell may not
+# have it on PATH yet. A go already on PATH wins.
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+
 GO       ?= go
 FUZZTIME ?= 10s
+PREFIX   ?= /usr/local
 BIN      := bin/prsim
+TESTJSON := bin/test.json
+PKGS     ?= ./...
 
-.PHONY: all build demo test bench fuzz lint setup clean
+.PHONY: all build demo test install bench fuzz lint setup clean
 
 all: build
 
@@ -14,10 +24,25 @@ build:
 demo: build
 	./$(BIN) demo
 
-# Unit, conformance (soft, TPM simulator, swtpm), kill -9, interop and CLI tests.
+# go vet, then every test through gotestsum (a go.mod tool). The last lines
+# list skipped tests with their reason (a missing swtpm, ffmpeg, chromium
+# or shaka-packager skips its tests, or fails them under
+# PRSIM_REQUIRE_TOOLS=1 as in CI) and end with "N passed, N failed,
+# N skipped". Exits non-zero if anything failed.
 test:
-	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) vet $(PKGS)
+	@mkdir -p bin
+	@$(GO) build -o bin/testsummary ./internal/testsummary
+	@status=0; \
+	$(GO) tool gotestsum --format pkgname --hide-summary=skipped --jsonfile $(TESTJSON) -- \
+		-count=1 -timeout 20m $(PKGS) || status=1; \
+	bin/testsummary $(TESTJSON) || status=1; \
+	exit $$status
+
+# Installs bin/prsim as $(PREFIX)/bin/prsim (or: go install ./cmd/prsim).
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/prsim
 
 # Go benchmarks; bench/results.json gets the ratios measured in this one run.
 bench:
@@ -31,8 +56,9 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 lint:
+	$(GO) mod tidy -diff
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) vet ./...
+	$(GO) vet $(PKGS)
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	$$($(GO) env GOPATH)/bin/staticcheck ./...
 

@@ -267,7 +267,7 @@ h1 { font-size: 1.4em; }
 .counts div { padding: .5em 1em; border-radius: 4px; background: #eee; }
 .counts span { font-weight: bold; font-size: 1.3em; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #ccc; padding: .4em; vertical-align: top; text-align: left; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .4em; vertical-align: top; text-align: left; font-size: .9em; overflow-wrap: anywhere; }
 tr.fail td.status { background: #f8d0d0; }
 tr.error td.status { background: #f8e0b0; }
 tr.skipped td.status { background: #e8e8e8; }

@@ -21,8 +21,9 @@
 //
 // Key backends are chosen by URI ([OpenBackend]): "soft" (pure Go, for fleets
 // of thousands of devices), "sim" / "sim:SEED" (the go-tpm-tools in-process
-// TPM simulator, needs cgo), "swtpm:HOST:PORT", or a TPM device path such as
-// "/dev/tpmrm0". With a TPM the private keys never leave it: each operation
+// TPM simulator, needs cgo), "swtpm:DIR" (prsim runs swtpm on the state
+// directory DIR), "swtpm:HOST:PORT" (an swtpm you run; docs/swtpm.md), or a
+// TPM device path such as "/dev/tpmrm0". With a TPM the private keys never leave it: each operation
 // loads a wrapped blob, signs or runs ZGen, and flushes (spec/tpm.md §9).
 //
 // # Security considerations

@@ -1,68 +1,47 @@
-// Package swtpmtest starts swtpm (the software TPM daemon) for tests, so
-// TPM-backed code also runs against a TPM in another process.
+// Package swtpmtest starts swtpm (the software TPM daemon) for tests, with
+// the same launcher as prsim's "swtpm:DIR" backend (package
+// internal/swtpm), so TPM-backed code also runs against a TPM in another
+// process.
 package swtpmtest
 
 import (
-	"fmt"
-	"net"
+	"errors"
 	"os/exec"
-	"strconv"
 	"testing"
-	"time"
+
+	"github.com/prsim/prsim/internal/swtpm"
 )
 
-// Start launches swtpm on loopback with a temporary state directory and
-// returns its data-port address. The test is skipped when swtpm is not
-// installed, unless PRSIM_REQUIRE_TOOLS is set by CI's environment, in which
-// case it fails.
-func Start(t testing.TB) string {
+// Need skips the test when swtpm is not installed, or fails it when
+// PRSIM_REQUIRE_TOOLS is set (CI).
+func Need(t testing.TB) {
 	t.Helper()
-	bin, err := exec.LookPath("swtpm")
-	if err != nil {
+	if _, err := exec.LookPath("swtpm"); err != nil {
 		if requireSwtpm() {
-			t.Fatal("swtpm is required (PRSIM_REQUIRE_TOOLS) but not installed")
+			t.Fatal("swtpm is required (PRSIM_REQUIRE_TOOLS is set) but not installed")
 		}
-		t.Skip("swtpm not installed")
+		t.Skip("swtpm not installed (Debian: apt-get install swtpm swtpm-tools)")
 	}
-	dir := t.TempDir()
-	port := freePort(t)
-	cmd := exec.Command(bin, "socket", "--tpm2",
-		"--server", "type=tcp,port="+strconv.Itoa(port)+",bindaddr=127.0.0.1",
-		"--ctrl", "type=tcp,port="+strconv.Itoa(port+1)+",bindaddr=127.0.0.1",
-		"--tpmstate", "dir="+dir, "--flags", "not-need-init,startup-clear")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start swtpm: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("swtpm did not start listening")
-	return ""
 }
 
-// freePort finds a port p with p+1 also free (swtpm's control port).
-func freePort(t testing.TB) int {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		l.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
+// Start launches swtpm on loopback TCP with a temporary state directory,
+// as a user would start it by hand (docs/swtpm.md), and returns its data
+// port address HOST:PORT. It is stopped at cleanup. See [Need] for a
+// missing swtpm.
+func Start(t testing.TB) string {
+	t.Helper()
+	Need(t)
+	p, err := swtpm.Start(swtpm.Options{StateDir: t.TempDir(), TCP: true})
+	if errors.Is(err, swtpm.ErrNotInstalled) {
+		Need(t)
 	}
-	t.Fatal("no free port pair")
-	return 0
+	if err != nil {
+		t.Fatalf("start swtpm: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("stop swtpm: %v", err)
+		}
+	})
+	return p.Addr()
 }
