@@ -61,7 +61,7 @@ type env struct {
 }
 
 // shared is set by TestMain before any test or benchmark runs and is only
-// read afterwards. The simulator is one per process (spec/tpm.md §9), so it
+// read afterwards. The simulator is one per process (docs/formats/tpm.md §9), so it
 // is opened here once rather than per benchmark.
 var shared *env
 
@@ -169,7 +169,7 @@ func newClient(tb testing.TB, d *tee.Device) *ree.Client {
 }
 
 // header is a one-KID header: 4.0.0.0 with a CHECKSUM for AESCTR, 4.3.0.0
-// for AESCBC (spec/pro-header.md §6).
+// for AESCBC (docs/formats/pro-header.md §6).
 func header(tb testing.TB, id kid.ID, alg string) *pro.Header {
 	tb.Helper()
 	if alg == pro.AlgAESCBC {

@@ -15,11 +15,11 @@ import (
 )
 
 // cbcsPattern is the video pattern of cbcs content: 1 encrypted 16-byte
-// block in every 10 (ISO/IEC 23001-7 §10.4; spec/media.md §6).
+// block in every 10 (ISO/IEC 23001-7 §10.4; docs/formats/media.md §6).
 var cbcsPattern = tee.Pattern{Crypt: 1, Skip: 9}
 
 // Sample sizes: 1 MiB measures AES throughput, 4 KiB the per-sample
-// overhead (key lookup, lock, cipher mode set-up; spec/media.md §6).
+// overhead (key lookup, lock, cipher mode set-up; docs/formats/media.md §6).
 var sampleSizes = []struct {
 	suffix string
 	n      int

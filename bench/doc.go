@@ -9,7 +9,7 @@
 //     reference server in process: ree.Client.Acquire against a
 //     licsrv.Server reached through an in-memory http.RoundTripper (no
 //     sockets), for a device on the pure-Go backend and on the go-tpm-tools
-//     simulator ("sim:1"; spec/tpm.md §6, §9). Default cfg: one
+//     simulator ("sim:1"; docs/formats/tpm.md §6, §9). Default cfg: one
 //     non-persistent license for a one-KID header.
 //   - AcquireClient/soft|tpm: the client's share alone: server certificate
 //     check, nonce, signed and encrypted challenge, response parse and
@@ -24,7 +24,7 @@
 //   - Decrypt/*: TEE sample decryption (tee.Key.DecryptCENC,
 //     tee.Key.DecryptCBCS with a 1:9 pattern) against the bare
 //     crypto/cipher loop doing the same AES work, on 1 MiB and 4 KiB samples
-//     (spec/media.md §6).
+//     (docs/formats/media.md §6).
 //   - Play: ree.Client.Play of internal/testmedia cenc content (3 segments)
 //     with its licenses bound, in sample bytes per second.
 //   - Provision/soft|tpm: tee.Provision of one SL3000 device.

@@ -37,10 +37,10 @@ import (
 //	p256-add               4  the C2 = M + r·P of both encryptions, M = C2 − d·C1 of both decryptions
 //	                          (negation is free in principle, so a subtraction counts as an addition)
 //	p256-point-from-x      2  content-key point validity: EmbedKey draws CI until CI‖CK is the x of a curve
-//	                          point, which half of all x are (two square roots on average, spec/xmr.md §10)
+//	                          point, which half of all x are (two square roots on average, docs/formats/xmr.md §10)
 //	aes-cbc-encrypt        1  client data (<Data> with the base64 device chain), key schedule included
 //	aes-cbc-decrypt        1  the same bytes on the server
-//	aes-cmac               2  license signature: server signs, client TEE verifies (spec/xmr.md §9)
+//	aes-cmac               2  license signature: server signs, client TEE verifies (docs/formats/xmr.md §9)
 //	sha256                 1  every digest: challenge LA and SignedInfo (client, server), LicenseResponse and
 //	                          SignedInfo (server, client), certificate bodies and key digests of the device
 //	                          chain (once) and the server chain (twice), the three key-seed hashes

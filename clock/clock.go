@@ -4,7 +4,7 @@
 // by injection (zero value = the system clock), so tests and demos can move
 // time without sleeping. The secure clock (set only from signed server time)
 // and the anti-rollback clock (last-known-good time over the TPM's
-// Clock/ResetCount/Safe, spec/tpm.md §5) will implement the same interface;
+// Clock/ResetCount/Safe, docs/formats/tpm.md §5) will implement the same interface;
 // until then a device claims neither clock in its certificate, and the TEE
 // binds no license that needs one.
 package clock

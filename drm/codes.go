@@ -1,8 +1,8 @@
-// The table below was generated once from spec/errors.md (sections 2-7); keep the two in step.
+// The table below was generated once from docs/formats/errors.md (sections 2-7); keep the two in step.
 
 package drm
 
-// Result codes (spec/errors.md). Each is a sentinel: errors.Is(err, ErrLicenseExpired).
+// Result codes (docs/formats/errors.md). Each is a sentinel: errors.Is(err, ErrLicenseExpired).
 const (
 	ErrClkNotSet                             Code = 0x8004C05B // DRM_E_CLK_NOT_SET
 	ErrNoClkSupported                        Code = 0x8004C05C // DRM_E_NO_CLK_SUPPORTED

@@ -7,7 +7,7 @@
 // [CodeOf] to recover the code for an exit status, a SOAP fault StatusCode or
 // JSON output.
 //
-// Names and values follow the public tables collected in spec/errors.md
+// Names and values follow the public tables collected in docs/formats/errors.md
 // (pyplayready misc/drmresults.py and the Microsoft PlayReady docs).
 package drm
 

@@ -3,7 +3,7 @@
 //
 // So far it models the user-settable wall clock: the time a device's owner
 // can change at will, which the REE reports as ClientTime and which the DRM
-// must never trust for time-based licenses (spec/policies-and-outputs.md §9).
+// must never trust for time-based licenses (docs/formats/policies-and-outputs.md §9).
 // Outputs (panel, HDMI/DP with HDCP, analog with CGMS-A, S/PDIF, Miracast,
 // AirPlay) and decoder limits join it as output-protection enforcement does.
 package hal

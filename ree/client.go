@@ -30,7 +30,7 @@ const maxResponse = 4 << 20
 const CertPath = "/prsim/server-cert"
 
 // The lists a client advertises in RevocationLists, each at version 0 while
-// it holds none (spec/revocation.md §1).
+// it holds none (docs/formats/revocation.md §1).
 var defaultRevLists = []string{
 	"4E9D8C8A-B652-45A7-9791-6925A6B4791F", // PlayReady runtime CRL
 	"28082E80-C7A3-40B1-8256-19E5B6D89B27", // PlayReady application CRL

@@ -197,7 +197,7 @@ func leafFeatures(version string) []uint32 {
 }
 
 // reeFeatures are the REE feature names a device advertises in its client
-// data (spec/soap.md §3; prsim's element, docs/protocol.md).
+// data (docs/formats/soap.md §3; prsim's element, docs/protocol.md).
 func reeFeatures(version string) []string {
 	switch version {
 	case "4.3", "4.5":

@@ -189,7 +189,7 @@ func (c *Client) trackKey(ctx context.Context, ti mp4.DecryptTrackInfo, h *pro.H
 		return nil, fmt.Errorf("ree: bad tenc KID: %w", ErrMedia)
 	}
 	// Some packagers write an all-zero tenc KID; the header's single KID
-	// names the key then (spec/media.md §2).
+	// names the key then (docs/formats/media.md §2).
 	if id.IsZero() && h != nil && len(h.KIDs) == 1 {
 		id = h.KIDs[0].ID
 	}

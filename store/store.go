@@ -7,7 +7,7 @@
 // committed state. Records are decoded as untrusted bytes (the file can be
 // edited) and are fuzzed.
 //
-// Integrity MAC and TPM-counter rollback detection (DESIGN.md) are not yet
+// Integrity MAC and TPM-counter rollback detection (docs/architecture.md) are not yet
 // applied: today the store trusts its file.
 package store
 

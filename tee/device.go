@@ -17,13 +17,13 @@ import (
 	"github.com/prsim/prsim/wire/bcert"
 )
 
-// Leaf DEVICE object values written by reimplementations (spec/bcert.md §12).
+// Leaf DEVICE object values written by reimplementations (docs/formats/bcert.md §12).
 const (
 	maxLicenseSize = 10240
 	maxHeaderSize  = 15360
 	maxChainDepth  = 2
 	// MaxNonces bounds outstanding challenge nonces, as the RDK
-	// OCDM-PlayReady integration does (spec/soap.md §8).
+	// OCDM-PlayReady integration does (docs/formats/soap.md §8).
 	MaxNonces = 100
 )
 
@@ -212,7 +212,7 @@ func keysLost(err error) error {
 }
 
 // NewNonce draws a challenge nonce and remembers it; a non-persistent license
-// binds only with the rights ID of an outstanding nonce (spec/soap.md §8).
+// binds only with the rights ID of an outstanding nonce (docs/formats/soap.md §8).
 func (d *Device) NewNonce() ([16]byte, error) {
 	var n [16]byte
 	if _, err := io.ReadFull(d.rand, n[:]); err != nil {

@@ -2,14 +2,14 @@
 // device private keys and content keys exist.
 //
 // It follows the function families of PlayReady's PRiTEE
-// (spec/policies-and-outputs.md §11):
+// (docs/formats/policies-and-outputs.md §11):
 //
 //   - LPROV: [Provision] generates the device signing and encryption keys in
 //     the key backend and builds the leaf certificate, signed by the model
-//     (group) key (spec/bcert.md §12).
+//     (group) key (docs/formats/bcert.md §12).
 //   - BASE / SIGN: [Device.NewNonce] and [Device.SignDigest] for challenges.
 //   - LICPREP: [Device.Bind] verifies an XMR license and unwraps its content
-//     key (spec/xmr.md §8–§10): the license's ECC device key must be this
+//     key (docs/formats/xmr.md §8–§10): the license's ECC device key must be this
 //     device's encryption key, the device security level must meet the
 //     license minimum, the ElGamal ciphertext is opened with ECDH_ZGen in the
 //     backend, and the CMAC is checked with CI before CK is accepted.
@@ -24,7 +24,7 @@
 // TPM simulator, needs cgo), "swtpm:DIR" (prsim runs swtpm on the state
 // directory DIR), "swtpm:HOST:PORT" (an swtpm you run; docs/swtpm.md), or a
 // TPM device path such as "/dev/tpmrm0". With a TPM the private keys never leave it: each operation
-// loads a wrapped blob, signs or runs ZGen, and flushes (spec/tpm.md §9).
+// loads a wrapped blob, signs or runs ZGen, and flushes (docs/formats/tpm.md §9).
 //
 // # Security considerations
 //

@@ -106,7 +106,7 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 
 // checkPolicy refuses what this TEE cannot enforce. prsim devices have no
 // trusted clock yet, and without one a device must not bind a time-based
-// license (spec/policies-and-outputs.md §5, §9); a must-understand
+// license (docs/formats/policies-and-outputs.md §5, §9); a must-understand
 // extensible restriction it does not know is refused likewise.
 func checkPolicy(p xmr.Policy) error {
 	timed := p.ExpireAfterFirstPlay != nil || p.ExpireAfterFirstUse != nil || p.ExpireAfterFirstStore != nil ||

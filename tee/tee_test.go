@@ -281,7 +281,7 @@ func TestVerifyChecksum(t *testing.T) {
 	d := provision(t, openSoft(t), 2000)
 	k, err := d.Bind(license(t, d, licOpts{persistent: true}))
 	require.NoError(t, err)
-	// spec/pro-header.md §8: KID 10000000-…-100000000001 with this key has CHECKSUM 5TzIYQ2hrOY=.
+	// docs/formats/pro-header.md §8: KID 10000000-…-100000000001 with this key has CHECKSUM 5TzIYQ2hrOY=.
 	good, _ := base64.StdEncoding.DecodeString("5TzIYQ2hrOY=")
 	require.NoError(t, k.VerifyChecksum("AESCTR", good))
 	require.NoError(t, k.VerifyChecksum("AESCBC", nil))

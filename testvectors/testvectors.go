@@ -9,16 +9,16 @@
 //     Specification §3.4.2 example (MicrosoftDocs/PlayReady
 //     Docs/Specifications/playready-header-specification.md), also in MS docs
 //     Overview/key-and-key-ids-kids.md; CK and CHECKSUM from
-//     spec/pro-header.md §8.
+//     docs/formats/pro-header.md §8.
 //   - v40-sample-pro: the KID of the header spec §3.6.1 v4.0 example and
-//     sample PRO; spec/pro-header.md §8.
+//     sample PRO; docs/formats/pro-header.md §8.
 //   - v43-aescbc: the first KID of the header spec §3.3.2 v4.3 example
-//     (AESCBC, no checksum); spec/pro-header.md §8.
+//     (AESCBC, no checksum); docs/formats/pro-header.md §8.
 //   - v43-aescbc-second-kid: the second KID of that example; its CK is
-//     computed (spec/pro-header.md §7 derivation, test seed) and printed in
+//     computed (docs/formats/pro-header.md §7 derivation, test seed) and printed in
 //     no document.
-//   - media-test-content: the extra vector of spec/pro-header.md §8 used for
-//     the spec/media.md §4 test content; shaka-packager 3.4.2 writes the
+//   - media-test-content: the extra vector of docs/formats/pro-header.md §8 used for
+//     the docs/formats/media.md §4 test content; shaka-packager 3.4.2 writes the
 //     same CHECKSUM. Its key is also the test-seed derivation of its KID.
 //   - cocktail-7-byte-key: computed with an independent implementation of
 //     the header spec §5 COCKTAIL checksum; no published vector exists.
@@ -31,7 +31,7 @@
 // vectors were written.
 //
 // [WRMHeader42] is the header spec §3.4.2 example with indentation removed
-// (spec/pro-header.md §8); [SamplePRO40] is the header spec §3.6.1 sample
+// (docs/formats/pro-header.md §8); [SamplePRO40] is the header spec §3.6.1 sample
 // PlayReady Object.
 //
 // # Security considerations
@@ -88,7 +88,7 @@ func Keys() []KeyVector {
 
 // WRMHeader42 is the PlayReady Header spec §3.4.2 example (version 4.2.0.0,
 // two AESCTR keys: v42-video and v42-audio) with the indentation removed, as
-// given in spec/pro-header.md §8. It is in canonical form.
+// given in docs/formats/pro-header.md §8. It is in canonical form.
 const WRMHeader42 = `<WRMHEADER xmlns="http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader" version="4.2.0.0"><DATA><PROTECTINFO><KIDS><KID ALGID="AESCTR" CHECKSUM="xNvWVxoWk04=" VALUE="0IbHou/5s0yzM80yOkKEpQ=="></KID><KID ALGID="AESCTR" CHECKSUM="GnKaQIRacPU=" VALUE="/qgG2xbs4k2SKCxx6bhWqw=="></KID></KIDS></PROTECTINFO><LA_URL>http://rm.contoso.com/rightsmanager.asmx</LA_URL><DS_ID>AH+03juKbUGbHl1V/QIwRA==</DS_ID></DATA></WRMHEADER>`
 
 // SamplePRO40 is the base64 of the PlayReady Header spec §3.6.1 sample

@@ -93,7 +93,7 @@ func byName(t *testing.T, name string) KeyVector {
 	return KeyVector{}
 }
 
-// spec/pro-header.md §8: the 4.2 string parses to two KIDs whose checksums
+// docs/formats/pro-header.md §8: the 4.2 string parses to two KIDs whose checksums
 // verify with the v42 keys, and builds back byte for byte.
 func TestWRMHeader42(t *testing.T) {
 	h, err := pro.ParseHeaderXML(WRMHeader42)
@@ -111,7 +111,7 @@ func TestWRMHeader42(t *testing.T) {
 	require.Equal(t, WRMHeader42, x)
 }
 
-// spec/pro-header.md §1: 860 bytes, base64 prefix XAMAAAEAAQBSAzwAVwBS, one
+// docs/formats/pro-header.md §1: 860 bytes, base64 prefix XAMAAAEAAQBSAzwAVwBS, one
 // 850-byte header record holding the v40-sample-pro KID.
 func TestSamplePRO40(t *testing.T) {
 	b, err := base64.StdEncoding.DecodeString(SamplePRO40)

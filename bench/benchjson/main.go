@@ -279,7 +279,7 @@ var ratioDefs = []ratioDef{
 	{"acquire_tpm_vs_crypto_floor", "Acquire/tpm", "CryptoFloor/total", false,
 		"full acquisition with the device keys in the TPM simulator ÷ the raw crypto operations in pure Go"},
 	{"acquire_tpm_vs_soft", "Acquire/tpm", "Acquire/soft", false,
-		"what moving the device's signing and decryption keys into the TPM simulator costs per acquisition (1 Sign + 1 ZGen + 2 Loads, spec/tpm.md §9)"},
+		"what moving the device's signing and decryption keys into the TPM simulator costs per acquisition (1 Sign + 1 ZGen + 2 Loads, docs/formats/tpm.md §9)"},
 	{"client_share_of_acquire", "AcquireClient/soft", "Acquire/soft", false,
 		"fraction of a full acquisition (soft) spent on the client side: server cert check, challenge, response verification, binding"},
 	{"server_share_of_acquire", "AcquireServer", "Acquire/soft", false,

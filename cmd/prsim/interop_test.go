@@ -23,7 +23,7 @@ import (
 // TestShakaInterop plays content packaged by shaka-packager (not by prsim's
 // own testmedia), cenc and cbcs with separate video and audio keys, and
 // requires that every decrypted packet equals the clear ffmpeg source
-// (spec/media.md §4). Skipped without ffmpeg or shaka-packager, unless
+// (docs/formats/media.md §4). Skipped without ffmpeg or shaka-packager, unless
 // PRSIM_REQUIRE_TOOLS is set.
 func TestShakaInterop(t *testing.T) {
 	t.Parallel()
@@ -35,7 +35,7 @@ func TestShakaInterop(t *testing.T) {
 
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.mp4")
-	// Clear 2 s A/V source (spec/media.md §4, step 1).
+	// Clear 2 s A/V source (docs/formats/media.md §4, step 1).
 	runTool(t, dir, ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", "testsrc=duration=2:size=640x360:rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=1000:duration=2",
@@ -72,7 +72,7 @@ func TestShakaInterop(t *testing.T) {
 			}
 			out := filepath.Join(dir, tc.scheme)
 			require.NoError(t, os.MkdirAll(out, 0o755))
-			// spec/media.md §4, step 2, with one key per stream.
+			// docs/formats/media.md §4, step 2, with one key per stream.
 			runTool(t, out, packager,
 				"in="+src+",stream=video,drm_label=VIDEO,init_segment=video_init.mp4,segment_template=video_$Number$.m4s",
 				"in="+src+",stream=audio,drm_label=AUDIO,init_segment=audio_init.mp4,segment_template=audio_$Number$.m4s",

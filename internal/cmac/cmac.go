@@ -1,5 +1,5 @@
 // Package cmac implements AES-CMAC (OMAC1, RFC 4493), the MAC of XMR license
-// signatures (spec/xmr.md §9).
+// signatures (docs/formats/xmr.md §9).
 //
 // Written here rather than imported: the Go standard library has no public
 // CMAC, and the third-party packages (aead/cmac, dchest/cmac) are archived or

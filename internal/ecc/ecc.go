@@ -1,7 +1,7 @@
 // Package ecc holds the NIST P-256 operations PlayReady uses beyond
 // crypto/ecdsa and crypto/ecdh: raw X‖Y points and r‖s signatures, point
-// addition and subtraction, and EC-ElGamal of a point (spec/xmr.md §10,
-// spec/soap.md §4).
+// addition and subtraction, and EC-ElGamal of a point (docs/formats/xmr.md §10,
+// docs/formats/soap.md §4).
 //
 // Point arithmetic comes from filippo.io/nistec, the standalone export of the
 // Go standard library's constant-time NIST curve code (crypto/internal/...
@@ -226,7 +226,7 @@ func Decrypt(d []byte, ct Ciphertext) (Point, error) {
 
 // EmbedKey finds a point whose x coordinate is CI‖CK for the given content
 // key, drawing the 16-byte content integrity key CI at random until CI‖CK is
-// a valid x (about two draws on average; spec/xmr.md §10).
+// a valid x (about two draws on average; docs/formats/xmr.md §10).
 func EmbedKey(rand io.Reader, ck [16]byte) (m Point, ci [16]byte, err error) {
 	for range 256 {
 		if _, err = io.ReadFull(rand, ci[:]); err != nil {

@@ -1,7 +1,7 @@
 // Package keyseed derives PlayReady content keys from a key seed and a KID,
 // the scheme of the Microsoft PlayReady key seed specification
 // (MicrosoftDocs/PlayReady Docs/Specifications/playready-key-seed.md;
-// spec/pro-header.md §7).
+// docs/formats/pro-header.md §7).
 //
 // With s the first 30 bytes of the seed and k the 16 KID bytes in
 // little-endian GUID layout (the bytes a WRMHEADER KID VALUE encodes):
@@ -14,7 +14,7 @@
 // A key seed is a master secret: anyone holding it can compute the content
 // key of every KID, so a real seed must be kept secret and never logged.
 // [TestSeed] is Microsoft's published test seed, the default of the public
-// PlayReady test server (spec/pro-header.md §7); content keyed from it is
+// PlayReady test server (docs/formats/pro-header.md §7); content keyed from it is
 // not protected at all. Use it only for tests and demos. The derived key is
 // a secret too; Derive returns it by value so the caller controls its
 // lifetime.
@@ -33,7 +33,7 @@ import (
 const SeedSize = 30
 
 // TestSeedBase64 is the public Microsoft test key seed (MS docs
-// Advanced/TestServers/playready-test-server-service.md; spec/pro-header.md
+// Advanced/TestServers/playready-test-server-service.md; docs/formats/pro-header.md
 // §7). It is public: never protect real content with it.
 const TestSeedBase64 = "XVBovsmzhP9gRIZxWfFta3VVRPzVEWmJsazEJ46I"
 

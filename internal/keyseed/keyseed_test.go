@@ -12,7 +12,7 @@ import (
 	"github.com/prsim/prsim/wire/pro"
 )
 
-// Vectors: spec/pro-header.md §8 (CK derived with the test seed; CHECKSUM as
+// Vectors: docs/formats/pro-header.md §8 (CK derived with the test seed; CHECKSUM as
 // printed in the PlayReady Header spec examples). CKs were also recomputed
 // with an independent Python hashlib implementation of §7.
 var vectors = []struct {
@@ -26,7 +26,7 @@ var vectors = []struct {
 	{"v40-sample", "q5HgCTj40kGeNVhTH9Gexw==", "09e091ab-f838-41d2-9e35-58531fd19ec7", "9cb061164b7013eaefcc7d6d18424c2c", pro.AlgAESCTR, "w+OZVr8vzrQ="},
 	// Header spec §3.3.2 (v4.3 example), AESCBC: no checksum.
 	{"v43-aescbc", "PV1LM/VEVk+kEOB8qqcWDg==", "334b5d3d-44f5-4f56-a410-e07caaa7160e", "ae8b0d6d853c83a74a744fb80dfc8191", pro.AlgAESCBC, ""},
-	// spec/pro-header.md §8 extra vector (spec/media.md §4 test content).
+	// docs/formats/pro-header.md §8 extra vector (docs/formats/media.md §4 test content).
 	// The key, printed there as an explicit key, is also the test-seed
 	// derivation for this KID (checked here).
 	{"media-test-content", "AAAAEAAQABAQABAAAAAAAQ==", "10000000-1000-1000-1000-100000000001", "3a2a1b68dd2bd9b2eeb25e84c4776668", pro.AlgAESCTR, "5TzIYQ2hrOY="},

@@ -1,7 +1,7 @@
 // Package pki generates, saves and loads prsim's test PKI: a self-signed
 // root, model (group) issuers for SL150, SL2000 and SL3000, a license-server
-// certificate and a CRL signer (DESIGN.md "Trust", spec/bcert.md §11–§12,
-// spec/revocation.md §2–§3). Every certificate is a BCert ([bcert]); no
+// certificate and a CRL signer (docs/architecture.md, docs/formats/bcert.md §11–§12,
+// docs/formats/revocation.md §2–§3). Every certificate is a BCert ([bcert]); no
 // Microsoft key or certificate is involved.
 //
 // # Hierarchy
@@ -13,11 +13,11 @@
 //
 // The root key lists the specific issuer usages besides ISSUER_ALL so that
 // verifiers which look for one usage (playready-rs picks ISSUER_DEVICE,
-// spec/bcert.md §11) accept the chains too. Certificates never expire
+// docs/formats/bcert.md §11) accept the chains too. Certificates never expire
 // ([bcert.ExpirationNever]): a committed test PKI must not start failing
 // one day; tests of expiry build their own certificates.
 //
-// A device leaf is issued by its TEE with a model key (spec/bcert.md §12);
+// A device leaf is issued by its TEE with a model key (docs/formats/bcert.md §12);
 // [Issuer.Issue] does the same in software.
 //
 // # Directory layout
@@ -35,7 +35,7 @@
 //	crl-signer.key      CRL-signer private key
 //	crl-signer.chai     chain CRL signer → root
 //
-// Chains are raw CHAI bytes (spec/bcert.md §2) and mode 0644. Each file is
+// Chains are raw CHAI bytes (docs/formats/bcert.md §2) and mode 0644. Each file is
 // written to a temporary name, synced and renamed, so a crash leaves either
 // the old or the new file. The names server-time.key / server-time.chai are
 // reserved for a secure-time (License Server Time) key.
@@ -85,7 +85,7 @@ type Issuer struct {
 func (i *Issuer) Signer() bcert.Signer { return KeySigner{Key: i.Key} }
 
 // Issue signs a certificate from t with the issuer key and returns it
-// prepended to the issuer's chain (spec/bcert.md §12 steps 3–5).
+// prepended to the issuer's chain (docs/formats/bcert.md §12 steps 3–5).
 func (i *Issuer) Issue(t *bcert.Template) (*bcert.Chain, error) {
 	c, err := bcert.NewCert(t, i.Signer())
 	if err != nil {

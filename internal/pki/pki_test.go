@@ -95,7 +95,7 @@ func TestGenerateShape(t *testing.T) {
 		k, ok := leaf.KeyWithUsage(bcert.KeyUsageIssuerDevice)
 		require.True(t, ok)
 		require.Equal(t, KeySigner{Key: m.Key}.Public(), k)
-		// BASIC digest = SHA-256 of the certificate key (spec/bcert.md §6).
+		// BASIC digest = SHA-256 of the certificate key (docs/formats/bcert.md §6).
 		require.Equal(t, sha256.Sum256(k[:]), leaf.Basic().Digest)
 	}
 	_, err = p.Model(999)

@@ -23,7 +23,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // Test keys with known CHECKSUMs, docs/formats/pro-header.md §8: the video pair is
-// the one media.md §4 packages with shaka-packager (CHECKSUM 5TzIYQ2hrOY=),
+// the one docs/formats/media.md §4 packages with shaka-packager (CHECKSUM 5TzIYQ2hrOY=),
 // the audio pair is the header spec v4.2 example's second KID with its key
 // derived from the public test key seed (CHECKSUM GnKaQIRacPU=).
 var (

@@ -29,7 +29,7 @@ func writeCorpus(t *testing.T, fuzz, name string, data []byte) {
 }
 
 // TestGolden checks the deterministic root → model → leaf chain (built from
-// fixed keys with RFC 6979 signatures; layout spec/bcert.md §2–§6, §12)
+// fixed keys with RFC 6979 signatures; layout docs/formats/bcert.md §2–§6, §12)
 // against testdata/chain.bcert and its dump.
 func TestGolden(t *testing.T) {
 	ch, k := buildChain(t, nil)

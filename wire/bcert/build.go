@@ -11,7 +11,7 @@ import (
 )
 
 // Signer signs a certificate: ECDSA-P256 over a SHA-256 digest, returning raw
-// r‖s (spec/bcert.md §11). A TEE backend implements it with the model key in
+// r‖s (docs/formats/bcert.md §11). A TEE backend implements it with the model key in
 // hardware; internal/pki has a software one.
 type Signer interface {
 	Public() ecc.Point

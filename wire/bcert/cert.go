@@ -15,7 +15,7 @@ var (
 	chainMagic = [4]byte{'C', 'H', 'A', 'I'}
 )
 
-// Object is one certificate object as it appears on the wire (spec/bcert.md
+// Object is one certificate object as it appears on the wire (docs/formats/bcert.md
 // §4): the header's flags and tag, and the payload after the 8-byte header.
 // The length field is derived from the payload when encoding.
 type Object struct {
@@ -23,7 +23,7 @@ type Object struct {
 	Body       []byte
 }
 
-// Cert is one BCert (spec/bcert.md §3). Objects hold the raw payloads in
+// Cert is one BCert (docs/formats/bcert.md §3). Objects hold the raw payloads in
 // wire order, the SIGNATURE object among them; the typed accessors decode
 // them. A Cert from [ParseCert], [ParseChain] or [NewCert] is well-formed;
 // one whose Objects were edited by hand is checked again by [Chain.Verify].

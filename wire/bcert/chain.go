@@ -8,7 +8,7 @@ import (
 	"github.com/prsim/prsim/drm"
 )
 
-// Chain is a BCert chain (spec/bcert.md §2), leaf first.
+// Chain is a BCert chain (docs/formats/bcert.md §2), leaf first.
 type Chain struct {
 	Version, Flags uint32
 	Certs          []*Cert

@@ -1,6 +1,6 @@
 package bcert
 
-// Sizes and limits (spec/bcert.md §2–§4, §11).
+// Sizes and limits (docs/formats/bcert.md §2–§4, §11).
 const (
 	ChainHeaderSize  = 20
 	CertHeaderSize   = 16

@@ -1,10 +1,10 @@
 // Package bcert encodes, decodes, builds and verifies PlayReady binary
-// certificates (BCert) and certificate chains (spec/bcert.md).
+// certificates (BCert) and certificate chains (docs/formats/bcert.md).
 //
 // # Format
 //
 // A chain is a 20-byte "CHAI" header followed by one to six certificates,
-// leaf first and root-most last (spec/bcert.md §2). A certificate is a
+// leaf first and root-most last (docs/formats/bcert.md §2). A certificate is a
 // 16-byte "CERT" header followed by objects, each an 8-byte header (flags,
 // tag, length including the header) and a payload (§3, §4). [ParseChain] and
 // [ParseCert] keep every object's payload as raw bytes ([Object]), so
@@ -27,13 +27,13 @@
 // KEY object, parent type ISSUER, child security level not above the
 // parent's, expiration at [VerifyOptions.CurrentTime], the root-most issuer
 // key among [VerifyOptions.Roots], and the leaf's shape. Failures wrap the
-// DRM_E_BCERT_* sentinels of package drm (spec/errors.md §4), so callers
+// DRM_E_BCERT_* sentinels of package drm (docs/formats/errors.md §4), so callers
 // branch with errors.Is.
 //
 // # Security considerations
 //
 // Nothing is trusted implicitly: Verify fails without at least one root, and
-// prsim configures its own test root (DESIGN.md "Trust"); no Microsoft key is
+// prsim configures its own test root (docs/architecture.md, docs/formats/bcert.md §11); no Microsoft key is
 // built in. The parser is strict where laxness would let unsigned data in:
 // only an EXTDATACONTAINER may follow the SIGNATURE object, each known object
 // may appear once, BASIC must come first (so the security level sits at a
@@ -50,7 +50,7 @@
 // Verify also requires BASIC's digest to be the SHA-256 of one of the
 // certificate's own keys (the signing key for a leaf, §6; a prsim rule, not
 // confirmed by a public source), which is what revocation lists match
-// (spec/revocation.md §3). The certificate version is kept as parsed (§3 asks for leniency); the chain
+// (docs/formats/revocation.md §3). The certificate version is kept as parsed (docs/formats/bcert.md §3 asks for leniency); the chain
 // version must be 1 (§2). Errors name the certificate index and the failed
 // rule but never echo input bytes.
 package bcert

@@ -45,7 +45,7 @@ func key(label string) signer {
 }
 
 // A model (group) key issues a device leaf under a self-signed test root
-// (spec/bcert.md §12), and the chain verifies against that root after a
+// (docs/formats/bcert.md §12), and the chain verifies against that root after a
 // trip over the wire.
 func ExampleNewCert() {
 	root, model, devSign, devEnc := key("root"), key("model"), key("sign"), key("enc")

@@ -21,7 +21,7 @@ type VerifyOptions struct {
 	LeafType uint32
 }
 
-// Verify checks the chain against the spec/bcert.md §11 checklist:
+// Verify checks the chain against the docs/formats/bcert.md §11 checklist:
 //
 //   - 1…6 certificates, chain version 1, each certificate well-formed (it is
 //     re-parsed from its encoding);
@@ -146,7 +146,7 @@ func checkIssuerKey(parentKeys []Key, issuer ecc.Point) error {
 	return fmt.Errorf("issuer key not in the parent's KEY object: %w", drm.ErrBCertIssuerKeyKeyInfoMismatch)
 }
 
-// checkLeaf enforces the leaf's type and key shape (§8, §11; revocation.md §2).
+// checkLeaf enforces the leaf's type and key shape (docs/formats/bcert.md §8, §11; docs/formats/revocation.md §2).
 func checkLeaf(leaf *Cert, want uint32) error {
 	typ := leaf.Basic().Type
 	if want != 0 && typ != want {

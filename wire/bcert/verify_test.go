@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Negative cases for the spec/bcert.md §2–§4 parsing rules and the §11
+// Negative cases for the docs/formats/bcert.md §2–§4 parsing rules and the §11
 // validation checklist, each with the drm sentinel it must report
-// (spec/errors.md §4).
+// (docs/formats/errors.md §4).
 
 func put32(b []byte, off int, v uint32) []byte {
 	b = bytes.Clone(b)

@@ -4,7 +4,7 @@
 // An [ID] holds the bytes in CENC (big-endian UUID) order: the order of tenc
 // default_KID, pssh v1 KID lists and the printed UUID. PlayReady headers,
 // XMR CONTENT_KEY objects and the cfg= base64 form use the Windows
-// little-endian GUID layout instead (PlayReady Header spec; spec/pro-header.md
+// little-endian GUID layout instead (PlayReady Header spec; docs/formats/pro-header.md
 // §5): Data1, Data2 and Data3 byte-reversed, the last 8 bytes unchanged. Use
 // [FromGUID] and [ID.GUID] to cross between them.
 package kid

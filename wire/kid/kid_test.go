@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Vector: spec/pro-header.md §5 (PlayReady Header spec v4.2 KID).
+// Vector: docs/formats/pro-header.md §5 (PlayReady Header spec v4.2 KID).
 func TestByteOrders(t *testing.T) {
 	id, err := Parse("0IbHou/5s0yzM80yOkKEpQ==")
 	require.NoError(t, err)

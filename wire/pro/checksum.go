@@ -9,7 +9,7 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 )
 
-// Checksum computes the key checksum of header spec §5 (spec/pro-header.md
+// Checksum computes the key checksum of header spec §5 (docs/formats/pro-header.md
 // §6) for a content key:
 //
 //   - AESCTR: AES-128-ECB-encrypt the KID in its little-endian GUID layout

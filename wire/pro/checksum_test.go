@@ -9,14 +9,14 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 )
 
-// Vectors: spec/pro-header.md §8 (keys from the test key seed; CHECKSUMs as
+// Vectors: docs/formats/pro-header.md §8 (keys from the test key seed; CHECKSUMs as
 // printed in the header spec and recomputed with openssl aes-128-ecb).
 func TestChecksumAESCTR(t *testing.T) {
 	for value, want := range map[string]string{
 		"0IbHou/5s0yzM80yOkKEpQ==": "xNvWVxoWk04=", // header spec §3.4.2
 		"/qgG2xbs4k2SKCxx6bhWqw==": "GnKaQIRacPU=", // header spec §3.4.2
 		"q5HgCTj40kGeNVhTH9Gexw==": "w+OZVr8vzrQ=", // header spec §3.6.1
-		"AAAAEAAQABAQABAAAAAAAQ==": "5TzIYQ2hrOY=", // spec/pro-header.md §8 extra vector; shaka-packager agrees
+		"AAAAEAAQABAQABAAAAAAAQ==": "5TzIYQ2hrOY=", // docs/formats/pro-header.md §8 extra vector; shaka-packager agrees
 	} {
 		id := kid.MustParse(value)
 		sum, err := Checksum(AlgAESCTR, id, testKeys[value])

@@ -5,7 +5,7 @@
 // Sources: the PlayReady Header Specification (MicrosoftDocs/PlayReady
 // Docs/Specifications/playready-header-specification.md, "header spec"
 // below), CENC (ISO/IEC 23001-7) §8.1 for `pssh`, and the project notes in
-// spec/pro-header.md and spec/media.md §3.
+// docs/formats/pro-header.md and docs/formats/media.md §3.
 //
 // # Layers
 //
@@ -16,7 +16,7 @@
 //   - [Header] is a parsed WRMHEADER 4.0.0.0 – 4.3.0.0 (header spec §3).
 //     [ParseHeader] reads the UTF-16LE record value, [ParseHeaderXML] UTF-8
 //     text, and [ParseHeaderData] either a PRO or a bare UTF-16LE header, as
-//     found in `pssh` data and DASH `mspr:pro` elements (spec/media.md §3).
+//     found in `pssh` data and DASH `mspr:pro` elements (docs/formats/media.md §3).
 //   - [Checksum] and [KeyInfo.VerifyChecksum] implement the key checksum of
 //     header spec §5.
 //

@@ -10,7 +10,7 @@ import (
 )
 
 // Build the PlayReady `pssh` box shaka-packager writes for cenc content,
-// then read it back as a player would. Key pair from spec/pro-header.md §8.
+// then read it back as a player would. Key pair from docs/formats/pro-header.md §8.
 func Example() {
 	id := kid.MustParse("10000000-1000-1000-1000-100000000001")
 	key, _ := hex.DecodeString("3a2a1b68dd2bd9b2eeb25e84c4776668")

@@ -41,7 +41,7 @@ const DecryptorSetupOnDemand = "ONDEMAND"
 // DATA/KID, DATA/CHECKSUM and PROTECTINFO/ALGID elements of 4.0.0.0.
 type KeyInfo struct {
 	// ID is the key identifier. On the wire it is the base64 of the
-	// little-endian GUID layout (header spec §3; spec/pro-header.md §5).
+	// little-endian GUID layout (header spec §3; docs/formats/pro-header.md §5).
 	ID kid.ID
 	// AlgID is AlgAESCTR, AlgAESCBC, AlgCocktail, or "" (4.3.0.0 only).
 	AlgID string

@@ -53,7 +53,7 @@ func mustB64(s string) []byte {
 	return b
 }
 
-// Content keys from spec/pro-header.md §8 (test key seed).
+// Content keys from docs/formats/pro-header.md §8 (test key seed).
 var testKeys = map[string][]byte{
 	"0IbHou/5s0yzM80yOkKEpQ==": mustHex("4edb7704cdbf03617f4800bd878a6df2"),
 	"/qgG2xbs4k2SKCxx6bhWqw==": mustHex("3179923adf3c929892951e62f93a518a"),
@@ -95,7 +95,7 @@ func TestCanonicalRoundTrip(t *testing.T) {
 	}
 }
 
-// Spec vector: spec/pro-header.md §8, WRMHEADER 4.2 string (header spec
+// Spec vector: docs/formats/pro-header.md §8, WRMHEADER 4.2 string (header spec
 // §3.4.2): two KIDs whose checksums verify with the test-seed keys, and the
 // PRO built from the parsed header round-trips byte for byte.
 func TestHeader42Spec(t *testing.T) {
@@ -131,7 +131,7 @@ func TestHeader42Spec(t *testing.T) {
 	require.Equal(t, src, x)
 }
 
-// Spec vector: header spec §3.6.1 sample PRO (spec/pro-header.md §1): 860
+// Spec vector: header spec §3.6.1 sample PRO (docs/formats/pro-header.md §1): 860
 // bytes, one 850-byte header record, v4.0 header with KID
 // q5HgCTj40kGeNVhTH9Gexw==, CHECKSUM w+OZVr8vzrQ=.
 func TestSamplePRO(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 )
 
-// SystemIDString is the PlayReady DRM system ID (spec/pro-header.md §2), as
+// SystemIDString is the PlayReady DRM system ID (docs/formats/pro-header.md §2), as
 // used in `urn:uuid:` scheme URIs. Compare scheme URIs case-insensitively:
-// upper-case forms exist in the wild (spec/media.md §3).
+// upper-case forms exist in the wild (docs/formats/media.md §3).
 const SystemIDString = "9a04f079-9840-4286-ab92-e65be0885f95"
 
 // MaxPSSHSize bounds the `pssh` boxes ParsePSSH accepts: a maximal PRO plus
@@ -124,7 +124,7 @@ func (p *PSSH) Header() (*Header, error) {
 
 // ParseHeaderData parses the PlayReady data of a `pssh` box or a DASH
 // `mspr:pro` element (after base64 decoding). That is normally a PRO, but
-// packagers also put a bare UTF-16LE WRMHEADER there (spec/media.md §3), so
+// packagers also put a bare UTF-16LE WRMHEADER there (docs/formats/media.md §3), so
 // data that starts with "<\x00" (or a UTF-16LE byte-order mark) and whose
 // first four bytes are not its own length is parsed as a header.
 func ParseHeaderData(b []byte) (*Header, error) {

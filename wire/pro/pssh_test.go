@@ -24,7 +24,7 @@ func TestShakaPSSH(t *testing.T) {
 	key := testKeys["AAAAEAAQABAQABAAAAAAAQ=="]
 	sum, err := Checksum(AlgAESCTR, id, key)
 	require.NoError(t, err)
-	require.Equal(t, "5TzIYQ2hrOY=", base64.StdEncoding.EncodeToString(sum)) // spec/pro-header.md §8
+	require.Equal(t, "5TzIYQ2hrOY=", base64.StdEncoding.EncodeToString(sum)) // docs/formats/pro-header.md §8
 
 	for _, tc := range []struct {
 		file, golden string
@@ -130,7 +130,7 @@ func TestParsePSSHRejects(t *testing.T) {
 	require.Nil(t, h)
 }
 
-// spec/media.md §3: pssh data / mspr:pro may hold a PRO or a bare
+// docs/formats/media.md §3: pssh data / mspr:pro may hold a PRO or a bare
 // UTF-16LE WRMHEADER.
 func TestParseHeaderData(t *testing.T) {
 	pro := readFile(t, "header-spec-3.6.1.pro")

@@ -14,21 +14,21 @@ import (
 )
 
 // RevListInfo advertises the version of one revocation list the client holds
-// (spec/revocation.md §1, §4).
+// (docs/formats/revocation.md §1, §4).
 type RevListInfo struct {
 	ListID  [16]byte // LE GUID bytes, as on the wire (base64 in ListID)
 	Version uint64
 }
 
 // ClientData is the plaintext of the encrypted <Data> element
-// (spec/soap.md §3).
+// (docs/formats/soap.md §3).
 type ClientData struct {
-	CertificateChain []byte   // CHAI bytes (spec/bcert.md)
+	CertificateChain []byte   // CHAI bytes (docs/formats/bcert.md)
 	Features         []string // <Feature Name="…"> entries, e.g. "AESCBC"
 	REEFeatures      []string // prsim extension: see the package doc, "prsim extensions"
 }
 
-// Challenge is an AcquireLicense challenge (spec/soap.md §2).
+// Challenge is an AcquireLicense challenge (docs/formats/soap.md §2).
 type Challenge struct {
 	Version       int    // LA protocol version: 1, 4 or 5
 	ContentHeader string // WRMHEADER XML (UTF-8), embedded as nested raw XML
@@ -56,7 +56,7 @@ type ParsedChallenge struct {
 func validVersion(v int) bool { return v == 1 || v == 4 || v == 5 }
 
 // BuildChallenge builds the full SOAP envelope of an AcquireLicense
-// challenge (spec/soap.md §2, §4): it draws a random XML key point K,
+// challenge (docs/formats/soap.md §2, §4): it draws a random XML key point K,
 // encrypts the <Data> element with AES-128-CBC (IV = K.x[0:16],
 // key = K.x[16:32]), EC-ElGamal-encrypts K to serverKey, digests the exact
 // LA bytes it emits and signs the exact SignedInfo bytes with signer, whose
@@ -128,7 +128,7 @@ func (c *Challenge) validate() error {
 	return nil
 }
 
-// encodeLA writes <LA …>…</LA>, the digested element (spec/soap.md §2).
+// encodeLA writes <LA …>…</LA>, the digested element (docs/formats/soap.md §2).
 func encodeLA(c *Challenge, encKey ecc.Ciphertext, encData []byte) []byte {
 	var la writer
 	la.open("LA", "xmlns", NSProtocols, "Id", signedID, "xml:space", "preserve")
@@ -244,7 +244,7 @@ func encodeClientData(d *ClientData) ([]byte, error) {
 }
 
 // encryptData returns IV ‖ AES-128-CBC(PKCS#7(plain)) keyed by K.x
-// (spec/soap.md §4.1–2).
+// (docs/formats/soap.md §4.1–2).
 func encryptData(k ecc.Point, plain []byte) ([]byte, error) {
 	x := k.X()
 	block, err := aes.NewCipher(x[16:])
@@ -453,7 +453,7 @@ func (p *ParsedChallenge) Bytes() []byte { return bytes.Clone(p.raw) }
 // VerifySignature checks the ECDSA signature with SignerKey over the
 // received SignedInfo bytes (drm.ErrXMLSigECDSAVerifyFailure), then the
 // SHA-256 digest over the received LA byte range
-// (drm.ErrXMLSigSHAVerifyFailure), as spec/soap.md §4.5–4.6 order them.
+// (drm.ErrXMLSigSHAVerifyFailure), as docs/formats/soap.md §4.5–4.6 order them.
 //
 // It proves only that the holder of SignerKey signed; the caller must check
 // that SignerKey is the SIGN key of the leaf certificate in the decrypted
@@ -475,7 +475,7 @@ func (p *ParsedChallenge) VerifySignature() error {
 // DecryptData recovers the client data. decrypt is the server's ElGamal
 // decryption with its challenge-encryption key (for a software key:
 // func(ct) { return ecc.Decrypt(d, ct) }). A key that does not match the one
-// the client used is detected by the IV check (IV = K.x[0:16], spec/soap.md
+// the client used is detected by the IV check (IV = K.x[0:16], docs/formats/soap.md
 // §4.1) and reported wrapping drm.ErrXMLSigFormat. On success p.Data is set
 // too.
 func (p *ParsedChallenge) DecryptData(decrypt func(ecc.Ciphertext) (ecc.Point, error)) (*ClientData, error) {

@@ -145,7 +145,7 @@ func TestDecryptDataWrongKey(t *testing.T) {
 }
 
 // A point whose x starts with a zero byte: the AES IV starts with 0x00 and
-// every coordinate must still be written as 32 bytes (spec/soap.md §4.3).
+// every coordinate must still be written as 32 bytes (docs/formats/soap.md §4.3).
 func TestXMLKeyLeadingZero(t *testing.T) {
 	var k ecc.Point
 	found := false

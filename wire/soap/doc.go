@@ -1,10 +1,10 @@
 // Package soap encodes and decodes the PlayReady license-acquisition SOAP
 // messages: the AcquireLicense challenge with its encrypted client data and
-// XML signature, the license response, and SOAP faults (spec/soap.md §1–§6).
+// XML signature, the license response, and SOAP faults (docs/formats/soap.md §1–§6).
 //
 // # Messages
 //
-// [BuildChallenge] writes the challenge envelope of spec/soap.md §2 by hand,
+// [BuildChallenge] writes the challenge envelope of docs/formats/soap.md §2 by hand,
 // element by element with explicit end tags, so that the bytes it digests
 // and signs are the bytes it sends. [ParseChallenge] reads it back with
 // encoding/xml and records the exact byte ranges of <LA …>…</LA> and
@@ -12,13 +12,13 @@
 // those received ranges and [ParsedChallenge.DecryptData] recovers the
 // client data with the server's ElGamal decryption. [BuildResponse],
 // [ParseResponse] and [ParsedResponse.VerifySignature] do the same for the
-// license response (spec/soap.md §5), and [BuildFault] / [ParseFault] handle
-// the fault of spec/soap.md §6. [ParseEnvelopeAction] names the operation in
+// license response (docs/formats/soap.md §5), and [BuildFault] / [ParseFault] handle
+// the fault of docs/formats/soap.md §6. [ParseEnvelopeAction] names the operation in
 // a request body so that a server can dispatch on it.
 //
 // # Exact-bytes signatures
 //
-// No XML canonicalisation is performed (spec/soap.md §4.5): the sender
+// No XML canonicalisation is performed (docs/formats/soap.md §4.5): the sender
 // digests the literal bytes it emits, and the receiver digests the literal
 // byte range of the signed element as received. Reordering attributes or
 // changing whitespace inside LA or LicenseResponse therefore breaks the
@@ -26,7 +26,7 @@
 //
 // # prsim extensions
 //
-// The REE feature list of the client data (spec/soap.md §3) has no public
+// The REE feature list of the client data (docs/formats/soap.md §3) has no public
 // schema. prsim writes it in the shape used by public reimplementations:
 // one empty element per feature, named after the feature, inside an REE
 // element that follows the Feature entries:
@@ -52,7 +52,7 @@
 // indentation. The parsers accept SOAP 1.1 and 1.2 envelopes, unknown LA
 // children, any KeyName, and base64 with surrounding whitespace. The client
 // data IV must equal the first 16 bytes of the XML key's x coordinate, as
-// spec/soap.md §4.1 defines; this also detects a wrong server key.
+// docs/formats/soap.md §4.1 defines; this also detects a wrong server key.
 //
 // # Security considerations
 //
@@ -62,11 +62,11 @@
 // one is expected (a second, unsigned copy of a signed value). Errors wrap
 // drm sentinels and never quote the input. A verified challenge signature
 // only proves possession of the KeyInfo key: the server must check that it
-// is the leaf SIGN key of the decrypted certificate chain (spec/soap.md
+// is the leaf SIGN key of the decrypted certificate chain (docs/formats/soap.md
 // §4.6). The ElGamal ciphertext is always four fixed 32-byte coordinates.
 package soap
 
-// HTTP binding (spec/soap.md §1).
+// HTTP binding (docs/formats/soap.md §1).
 const (
 	NSProtocols              = "http://schemas.microsoft.com/DRM/2007/03/protocols"
 	ActionAcquireLicense     = `"` + NSProtocols + `/AcquireLicense"`

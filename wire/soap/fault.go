@@ -7,7 +7,7 @@ import (
 	"github.com/prsim/prsim/drm"
 )
 
-// Fault is a SOAP fault from a license server (spec/soap.md §6). Its Code
+// Fault is a SOAP fault from a license server (docs/formats/soap.md §6). Its Code
 // comes from detail/Exception/StatusCode; a fault without a readable
 // StatusCode gets drm.ErrSOAPXMLInvalidStatusCode.
 type Fault struct {

@@ -68,7 +68,7 @@ func TestFaultGolden(t *testing.T) {
 
 func TestParseFaultMSDocs(t *testing.T) {
 	// Source: testdata/fault-msdocs.xml, the test-server fault of the
-	// PlayReady docs (spec/soap.md §6).
+	// PlayReady docs (docs/formats/soap.md §6).
 	b, err := os.ReadFile(filepath.Join("testdata", "fault-msdocs.xml"))
 	require.NoError(t, err)
 	f, err := ParseFault(b)
@@ -82,7 +82,7 @@ func TestParseFaultMSDocs(t *testing.T) {
 }
 
 func TestParseFaultSOAP12(t *testing.T) {
-	// Source: testdata/fault-soap12.xml (hand-written; spec/soap.md §6 asks
+	// Source: testdata/fault-soap12.xml (hand-written; docs/formats/soap.md §6 asks
 	// clients to accept Reason/Text). Upper-case hex StatusCode.
 	b, err := os.ReadFile(filepath.Join("testdata", "fault-soap12.xml"))
 	require.NoError(t, err)

@@ -74,7 +74,7 @@ const msHeader = `<WRMHEADER xmlns="http://schemas.microsoft.com/DRM/2007/03/Pla
 
 // testChallenge is a fixed challenge. Nonce and ClientTime are the values of
 // the MS docs sample; the list IDs are the default set of
-// spec/revocation.md §1.
+// docs/formats/revocation.md §1.
 func testChallenge(t testing.TB) *Challenge {
 	c := &Challenge{
 		Version:       1,
@@ -96,7 +96,7 @@ func testChallenge(t testing.TB) *Challenge {
 }
 
 // testResponse is a fixed response; the list ID is the runtime CRL of
-// spec/revocation.md §1, the TransactionID that of the MS docs sample.
+// docs/formats/revocation.md §1, the TransactionID that of the MS docs sample.
 func testResponse(t testing.TB) *Response {
 	return &Response{
 		Licenses:      [][]byte{[]byte("XMR\x00license one"), []byte("XMR\x00license two")},

@@ -9,13 +9,13 @@ import (
 )
 
 // Revocation is one revocation list delivered in a response
-// (spec/revocation.md §4).
+// (docs/formats/revocation.md §4).
 type Revocation struct {
 	ListID [16]byte // LE GUID bytes, as on the wire
 	Data   []byte   // the list blob (RevInfo or CRL)
 }
 
-// Response is an AcquireLicense response (spec/soap.md §5).
+// Response is an AcquireLicense response (docs/formats/soap.md §5).
 type Response struct {
 	Licenses      [][]byte     // XMR licenses; may be empty (License Server Time)
 	RevInfo       []Revocation // omitted when empty
@@ -39,7 +39,7 @@ type ParsedResponse struct {
 // BuildResponse builds the AcquireLicenseResponse envelope. The
 // LicenseResponse element (Id="SignedData") is digested as the exact bytes
 // emitted and SignedInfo is signed with signer (the server's SIGN_RESPONSE
-// key); the Signature carries no KeyInfo (spec/soap.md §5).
+// key); the Signature carries no KeyInfo (docs/formats/soap.md §5).
 func BuildResponse(r *Response, signer Signer) ([]byte, error) {
 	if r == nil || signer == nil {
 		return nil, errors.New("soap: nil response or signer")
@@ -249,11 +249,11 @@ func (p *ParsedResponse) HasNonce() bool { return p.hasNonce }
 func (p *ParsedResponse) Bytes() []byte { return bytes.Clone(p.raw) }
 
 // VerifySignature checks the response signature with pub, the SIGN_RESPONSE
-// key of the signing chain (which the caller validates, spec/bcert.md). A
+// key of the signing chain (which the caller validates, docs/formats/bcert.md). A
 // missing Signature, LicenseNonce or ResponseID gives
 // drm.ErrLicenseResponseSignatureMissing; an ECDSA or digest mismatch over
 // the received bytes gives drm.ErrInvalidLicenseResponseSignature
-// (spec/soap.md §5).
+// (docs/formats/soap.md §5).
 func (p *ParsedResponse) VerifySignature(pub ecc.Point) error {
 	if p.sig == nil || !p.hasNonce || len(p.ResponseID) == 0 {
 		return errf(drm.ErrLicenseResponseSignatureMissing, "response signature, nonce or response ID missing")

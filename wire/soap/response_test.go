@@ -40,7 +40,7 @@ func TestResponseRoundTrip(t *testing.T) {
 
 func TestResponseEmpty(t *testing.T) {
 	// With License Server Time a response may carry no license
-	// (spec/soap.md §5).
+	// (docs/formats/soap.md §5).
 	r := &Response{Nonce: [16]byte{1}, ResponseID: []byte{2}}
 	s := testSigner(t, "server sign response")
 	msg, err := BuildResponse(r, s)

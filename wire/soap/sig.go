@@ -14,7 +14,7 @@ import (
 
 // Signer signs for a message: ECDSA-P256 over a SHA-256 digest, returning
 // the raw r‖s signature. A device's leaf SIGN key signs challenges; a
-// server's SIGN_RESPONSE key signs responses (spec/soap.md §4.5, §5). The
+// server's SIGN_RESPONSE key signs responses (docs/formats/soap.md §4.5, §5). The
 // key may live in a TPM; this package only ever sees the digest.
 type Signer interface {
 	Public() ecc.Point
@@ -50,7 +50,7 @@ func (s *keySigner) SignDigest(digest []byte) ([64]byte, error) {
 func (s *keySigner) String() string { return "soap.Signer(ECDSA-P256)" }
 
 // writeSignedInfo writes <SignedInfo xmlns=DS>…</SignedInfo> for a reference
-// to #SignedData with the given digest (spec/soap.md §2).
+// to #SignedData with the given digest (docs/formats/soap.md §2).
 func writeSignedInfo(w *writer, digest [32]byte) {
 	w.open("SignedInfo", "xmlns", nsDSig)
 	w.empty("CanonicalizationMethod", "Algorithm", algC14N)
@@ -83,7 +83,7 @@ type xmlSig struct {
 }
 
 // parseSignature reads <Signature xmlns=DS> whose SignedInfo references
-// #SignedData with the algorithms of spec/soap.md §2.
+// #SignedData with the algorithms of docs/formats/soap.md §2.
 func parseSignature(sig *node, body []byte) (*xmlSig, error) {
 	if !sig.is(nsDSig, "Signature") {
 		return nil, sigErr("Signature is not in the XML-DSig namespace")
@@ -138,7 +138,7 @@ func parseSignature(sig *node, body []byte) (*xmlSig, error) {
 }
 
 // verify checks ECDSA over the received SignedInfo bytes, then the digest of
-// the received signed-element bytes, in the order of spec/soap.md §4.6.
+// the received signed-element bytes, in the order of docs/formats/soap.md §4.6.
 func (s *xmlSig) verify(pub ecc.Point, signed []byte) (ecdsaOK, digestOK bool) {
 	h := sha256.Sum256(s.signedInfo)
 	if !ecc.Verify(pub, h[:], s.value[:]) {

@@ -23,7 +23,7 @@ const (
 	maxDepth       = 64
 )
 
-// Namespaces (spec/soap.md §1).
+// Namespaces (docs/formats/soap.md §1).
 const (
 	nsMessages = NSProtocols + "/messages"
 	nsDSig     = "http://www.w3.org/2000/09/xmldsig#"
@@ -34,7 +34,7 @@ const (
 	nsXSD      = "http://www.w3.org/2001/XMLSchema"
 )
 
-// Algorithm identifiers (spec/soap.md §2).
+// Algorithm identifiers (docs/formats/soap.md §2).
 const (
 	algC14N     = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 	algECDSA    = NSProtocols + "#ecdsa-sha256"
@@ -55,7 +55,7 @@ func formatErr(what string) error { return errf(drm.ErrSOAPXMLXMLFormat, "%s", w
 func sigErr(what string) error    { return errf(drm.ErrXMLSigFormat, "%s", what) }
 
 // node is one element of a parsed document with the byte offsets the
-// exact-bytes signature rule needs (spec/soap.md §4.5): start..end covers
+// exact-bytes signature rule needs (docs/formats/soap.md §4.5): start..end covers
 // "<X …>…</X>", innerStart..innerEnd the content between the tags.
 type node struct {
 	name                             xml.Name
@@ -269,7 +269,7 @@ func checkEnvelope(root *node) (*node, error) {
 // signedPart descends from an operation element through wrapper to the
 // message element (messages namespace) and its signed child (protocols
 // namespace, the element whose exact bytes are digested), the common shape
-// of challenges and responses (spec/soap.md §2, §5).
+// of challenges and responses (docs/formats/soap.md §2, §5).
 func signedPart(op *node, wrapper, message, signed string) (msg, part *node, err error) {
 	msg, err = op.path(drm.ErrSOAPXMLXMLFormat, wrapper, message)
 	if err != nil {
@@ -305,7 +305,7 @@ func ParseEnvelopeAction(body []byte) (string, error) {
 
 // checkFragment accepts exactly one element with only whitespace or
 // comments around it and no processing instructions or DTDs: the shape of a
-// WRMHEADER embedded as raw XML (spec/soap.md §2).
+// WRMHEADER embedded as raw XML (docs/formats/soap.md §2).
 func checkFragment(s string) error {
 	if len(s) > MaxMessageSize {
 		return formatErr("content header too large")

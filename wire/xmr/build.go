@@ -13,7 +13,7 @@ import (
 // Template describes a version-3 license for [Template.Build]. Optional
 // objects are written when their field is non-nil / non-zero.
 type Template struct {
-	RightsID             [16]byte // the challenge nonce for non-persistent licenses (spec/soap.md §8)
+	RightsID             [16]byte // the challenge nonce for non-persistent licenses (docs/formats/soap.md §8)
 	MinSecurityLevel     uint16   // 0x34
 	RIV                  uint32   // 0x32
 	IssueDate            uint32   // 0x13; 0 = omit
@@ -43,7 +43,7 @@ type Template struct {
 }
 
 // Build encodes the license and signs it with the content integrity key ci
-// (spec/xmr.md §9, §12): canonical flags of §5, the signature last, its tag
+// (docs/formats/xmr.md §9, §12): canonical flags of §5, the signature last, its tag
 // the AES-CMAC under ci of every byte before the signature object.
 //
 // Build checks its own fields but not the Extra objects, so tests can build

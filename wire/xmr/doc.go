@@ -1,16 +1,16 @@
-// Package xmr encodes and decodes PlayReady XMR licenses (spec/xmr.md).
+// Package xmr encodes and decodes PlayReady XMR licenses (docs/formats/xmr.md).
 //
 // A license is a 24-byte header (magic "XMR\0", version, rights ID) and one
 // outer container of type-length-value objects. [Parse] keeps every object,
 // known or not, in an [Object] tree, so [License.Bytes] re-encodes the input
 // byte for byte; the typed views ([License.Policy], [License.KeyMaterial],
 // [License.ContentKey], …) decode from that tree. [Template.Build] writes the
-// version-3 license prsim's reference server emits (spec/xmr.md §12) and
+// version-3 license prsim's reference server emits (docs/formats/xmr.md §12) and
 // signs it.
 //
 // # Validation
 //
-// Parse enforces every rule of spec/xmr.md §4: magic, version 1 or 3,
+// Parse enforces every rule of docs/formats/xmr.md §4: magic, version 1 or 3,
 // total length, child lengths, nesting depth 5 (the outer container is
 // level 1), no duplicates except the "dup ok" types, fixed sizes and every
 // layout the §5 table gives, the signature as the last object, the
@@ -18,7 +18,7 @@
 // a domain-bound license, and the content keyType allowed by the version.
 // Every failure wraps drm.ErrInvalidLicense.
 //
-// Unknown objects follow spec/xmr.md §3: without MUST_UNDERSTAND they are
+// Unknown objects follow docs/formats/xmr.md §3: without MUST_UNDERSTAND they are
 // kept and ignored; with it the license is rejected ([ErrUnknownObject]),
 // unless the object or its parent carries ALLOW_EXTERNAL_PARSE, in which
 // case it is kept and listed in [Policy].Unknown for the application to
@@ -29,10 +29,10 @@
 // # Security considerations
 //
 // Parse does not verify the signature: the MAC key is the content
-// integrity key CI, which only the TEE recovers (spec/xmr.md §10). The
+// integrity key CI, which only the TEE recovers (docs/formats/xmr.md §10). The
 // client order is decrypt, split CI‖CK, [License.VerifySignature] with CI,
 // and only then accept CK. The MAC covers license[0 : total−12−cbSig]
-// (spec/xmr.md §9); MACing the 12 signature header bytes as well is a known
+// (docs/formats/xmr.md §9); MACing the 12 signature header bytes as well is a known
 // mistake and does not verify. [License.DeviceKey] is not checked to be on
 // the curve: the client compares it with its own encryption key.
 //

@@ -14,7 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // Fixed test inputs. The KID is the PlayReady Header spec v4.2 example
-// (spec/pro-header.md §5); the GUIDs are from policies-and-outputs.md §3–§4.
+// (docs/formats/pro-header.md §5); the GUIDs are from policies-and-outputs.md §3–§4.
 var (
 	testCI     = []byte("prsim-xmr-CI-key") // 16 bytes
 	testKID    = kid.MustParse("a2c786d0-f9ef-4cb3-b333-cd323a4284a5")
@@ -90,13 +90,13 @@ func fullTemplate(t testing.TB) *Template {
 	tp.MinSecurityLevel = 3000
 	tp.RIV = 42
 	tp.Expiration = &Expiration{Begin: 1700000000, End: 1800000000}
-	tp.ExpireAfterFirstPlay = ptr32(0x0002A300) // 48 h, the playready-rs example (spec/xmr.md §5)
+	tp.ExpireAfterFirstPlay = ptr32(0x0002A300) // 48 h, the playready-rs example (docs/formats/xmr.md §5)
 	tp.RemovalDate = ptr32(1900000000)
 	tp.RealTimeExpiration = true
 	tp.Settings = &set
 	tp.SecureStopID = &[16]byte{0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf}
 	tp.SourceID = ptr32(260)
-	tp.OPL = &OPL{500, 250, 150, 100, 100} // spec/xmr.md §7 example
+	tp.OPL = &OPL{500, 250, 150, 100, 100} // docs/formats/xmr.md §7 example
 	tp.AnalogVideo = []OutputConfig{{ID: guidAGC, Data: []byte{2, 0, 0, 0}}, {ID: guidCGMSA, Data: []byte{0, 0, 0, 1}}}
 	tp.DigitalAudio = []OutputConfig{{ID: guidSCMS, Data: []byte{0, 0, 0, 1}}}
 	tp.DigitalVideo = []OutputConfig{{ID: guidHDCPType, Data: []byte{0, 0, 0, 1}}, {ID: guidMaxRes, Data: []byte{0, 0, 4, 0x38, 0, 0, 7, 0x80}}}

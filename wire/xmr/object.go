@@ -2,7 +2,7 @@ package xmr
 
 import "encoding/binary"
 
-// Object is one XMR object (spec/xmr.md §3): u16 flags, u16 type, u32
+// Object is one XMR object (docs/formats/xmr.md §3): u16 flags, u16 type, u32
 // length (header included), then the body. Parse keeps every object,
 // known or not, so that [License.Bytes] re-encodes byte-identically.
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // License is a parsed XMR license: the 24-byte header and the object tree
-// (spec/xmr.md §2). The typed views ([License.Policy],
+// (docs/formats/xmr.md §2). The typed views ([License.Policy],
 // [License.ContentKey], …) decode from the tree on each call, so a caller
 // that edits the tree (a client inserting OPTIMIZED_CONTENT_KEY, say) sees
 // the edit in both the views and [License.Bytes].
@@ -21,7 +21,7 @@ type License struct {
 
 // ErrUnknownObject is wrapped (together with drm.ErrInvalidLicense) by
 // Parse when a license holds a must-understand object prsim does not know
-// (spec/xmr.md §3).
+// (docs/formats/xmr.md §3).
 var ErrUnknownObject = errors.New("xmr: unknown must-understand object")
 
 func invalid(msg string) error {
@@ -32,7 +32,7 @@ func invalidType(t uint16, msg string) error {
 	return fmt.Errorf("xmr: object type 0x%04x: %s: %w", t, msg, drm.ErrInvalidLicense)
 }
 
-// Parse decodes and validates a license (all rules of spec/xmr.md §4). Every
+// Parse decodes and validates a license (all rules of docs/formats/xmr.md §4). Every
 // error wraps drm.ErrInvalidLicense; an unknown must-understand object also
 // wraps [ErrUnknownObject]. Parse does not verify the signature: that needs
 // CI, which only the TEE has ([License.VerifySignature]).
@@ -75,7 +75,7 @@ type parser struct {
 func (p *parser) object(b []byte, parent, pflags uint16, level int) (*Object, error) {
 	o := &Object{Flags: binary.BigEndian.Uint16(b), Type: binary.BigEndian.Uint16(b[2:])}
 	ti, ok := known(parent, o.Type)
-	// Unknown-object rule (spec/xmr.md §3): skip unknown objects unless they
+	// Unknown-object rule (docs/formats/xmr.md §3): skip unknown objects unless they
 	// are must-understand. E on the object or on its parent marks it as
 	// handed to the application (extensible rights and restrictions), so
 	// it is kept and reported by Policy().Unknown instead; the application
@@ -135,7 +135,7 @@ func (p *parser) object(b []byte, parent, pflags uint16, level int) (*Object, er
 	return o, nil
 }
 
-// checkValues applies the per-type value rules of spec/xmr.md §4 and §8 to a
+// checkValues applies the per-type value rules of docs/formats/xmr.md §4 and §8 to a
 // known leaf whose layout already matched.
 func (p *parser) checkValues(t uint16, v []value) error {
 	switch t {
@@ -183,7 +183,7 @@ func (p *parser) checkValues(t uint16, v []value) error {
 	return nil
 }
 
-// keyTypeAllowed is rule 11 of spec/xmr.md §4. keyType 5 (AES-CBC) is only
+// keyTypeAllowed is rule 11 of docs/formats/xmr.md §4. keyType 5 (AES-CBC) is only
 // for PlayReady 4.x clients; the codec cannot know the client version, so
 // the caller checks that.
 func keyTypeAllowed(version uint32, kt uint16) bool {
@@ -196,7 +196,7 @@ func keyTypeAllowed(version uint32, kt uint16) bool {
 	return false
 }
 
-// validate checks the license-wide rules (spec/xmr.md §4 rules 7, 9, 10).
+// validate checks the license-wide rules (docs/formats/xmr.md §4 rules 7, 9, 10).
 func (l *License) validate() error {
 	o := l.Outer
 	if len(o.Children) == 0 || o.Children[len(o.Children)-1].Type != TypeSignature {

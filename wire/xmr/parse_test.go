@@ -9,7 +9,7 @@ import (
 )
 
 // A case mutates a freshly built minimal license, either as a tree (then
-// re-encoded) or as raw bytes. Source of every rule: spec/xmr.md §4 (rule
+// re-encoded) or as raw bytes. Source of every rule: docs/formats/xmr.md §4 (rule
 // numbers in the names).
 type parseCase struct {
 	name string
@@ -288,7 +288,7 @@ func TestMinimumEnvironmentPolicy(t *testing.T) {
 	require.Equal(t, uint32(9), p.MinDeviceCRLVersion)
 }
 
-// The unknown-object rule of spec/xmr.md §3, both readings of E: on the
+// The unknown-object rule of docs/formats/xmr.md §3, both readings of E: on the
 // parent (as the spec states) and on the object itself (the flag's meaning).
 func TestUnknownObjects(t *testing.T) {
 	const unk = 0x7F10

@@ -14,7 +14,7 @@ type Expiration struct {
 }
 
 // OPL is the OUTPUT_PROTECTION object (0x05), the minimum output protection
-// levels in wire order (spec/xmr.md §7; values policies-and-outputs.md §2).
+// levels in wire order (docs/formats/xmr.md §7; values policies-and-outputs.md §2).
 // 0 = no restriction.
 type OPL struct {
 	CompressedDigitalVideo   uint16
@@ -25,14 +25,14 @@ type OPL struct {
 }
 
 // OutputConfig is one explicit output protection (0x08, 0x31, 0x59): a GUID
-// (policies-and-outputs.md §3) and opaque configData, compared as bytes.
+// (docs/formats/policies-and-outputs.md §3) and opaque configData, compared as bytes.
 // ID is in UUID order; the wire holds the LE GUID layout.
 type OutputConfig struct {
 	ID   kid.ID
 	Data []byte
 }
 
-// ContentKey is the CONTENT_KEY object (0x0A, spec/xmr.md §8).
+// ContentKey is the CONTENT_KEY object (0x0A, docs/formats/xmr.md §8).
 type ContentKey struct {
 	KID        kid.ID // converted from the LE GUID on the wire
 	KeyType    uint16 // KeyTypeAESCTR, KeyTypeAESCBC, …
@@ -114,7 +114,7 @@ type KeyMaterial struct {
 	RSADeviceKey        *RSAKey
 	Uplink              *Uplink
 	UplinkX             *UplinkX
-	AuxKeys             []AuxKey // non-empty AUX_KEY marks a scalable root (spec/xmr.md §11)
+	AuxKeys             []AuxKey // non-empty AUX_KEY marks a scalable root (docs/formats/xmr.md §11)
 	Scalable            bool     // AUX_KEY present
 	OptimizedContentKey *OptimizedContentKey
 }
@@ -149,7 +149,7 @@ type Policy struct {
 	GenerationNumber      *uint32 // 0x2B (outer container)
 
 	// Rights.
-	Play         bool // PLAYBACK_POLICY_CONTAINER present (spec/xmr.md §5)
+	Play         bool // PLAYBACK_POLICY_CONTAINER present (docs/formats/xmr.md §5)
 	PlayCount    *uint32
 	OPL          *OPL
 	AnalogVideo  []OutputConfig // 0x07{0x08}
@@ -445,7 +445,7 @@ func (l *License) ContentKey() (*ContentKey, error) {
 
 // DeviceKey returns the ECC_DEVICE_KEY (0x2A): the P-256 public key the
 // content key was encrypted to. The caller compares it with its own
-// encryption key (spec/xmr.md §8).
+// encryption key (docs/formats/xmr.md §8).
 func (l *License) DeviceKey() (ecc.Point, bool) {
 	p := l.KeyMaterial().DeviceKey
 	if p == nil {

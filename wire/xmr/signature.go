@@ -37,7 +37,7 @@ func (l *License) signature() (sigType uint16, tag []byte, ok bool) {
 
 // SignedBytes returns the bytes the license MAC covers:
 // license[0 : total − 12 − cbSig], from the magic up to the first byte of the
-// signature object (spec/xmr.md §9). It returns nil if the license has no
+// signature object (docs/formats/xmr.md §9). It returns nil if the license has no
 // well-formed signature object in last place.
 func (l *License) SignedBytes() []byte {
 	_, tag, ok := l.signature()
@@ -49,10 +49,10 @@ func (l *License) SignedBytes() []byte {
 }
 
 // VerifySignature checks the AES-CMAC signature with the content integrity
-// key ci (spec/xmr.md §9). A signature type other than AES-CMAC wraps
+// key ci (docs/formats/xmr.md §9). A signature type other than AES-CMAC wraps
 // drm.ErrInvalidLicense; a tag that does not verify (or a ci of the wrong
 // size) wraps drm.ErrLicSignatureFailure. Only after this succeeds may the
-// caller accept the content key (spec/xmr.md §10).
+// caller accept the content key (docs/formats/xmr.md §10).
 func (l *License) VerifySignature(ci []byte) error {
 	sigType, tag, ok := l.signature()
 	if !ok {

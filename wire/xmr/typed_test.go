@@ -44,7 +44,7 @@ func kitchenSink(t testing.TB) []byte {
 		NewLeaf(FlagMustUnderstand, TypePlayCount, be32(5)),
 		NewLeaf(0, TypeRingtoneEnabler, nil),
 		NewLeaf(flagsMEB, TypeApplicationIDList, []byte{0xa1}),
-		NewLeaf(0x1D, 400, []byte{2}), // extensible restriction (spec/xmr.md §3)
+		NewLeaf(0x1D, 400, []byte{2}), // extensible restriction (docs/formats/xmr.md §3)
 	)
 	keys := find(l, TypeKeyMaterialContainer)
 	keys.Children = append(keys.Children,
@@ -79,7 +79,7 @@ func kitchenSink(t testing.TB) []byte {
 	return b
 }
 
-// uplinkLicense is a chained leaf with every uplink object (spec/xmr.md §11).
+// uplinkLicense is a chained leaf with every uplink object (docs/formats/xmr.md §11).
 func uplinkLicense(t testing.TB) []byte {
 	tp := minimalTemplate(t)
 	tp.ContentKey.CipherType = CipherChained

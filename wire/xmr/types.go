@@ -1,6 +1,6 @@
 package xmr
 
-// Object flags (spec/xmr.md §3).
+// Object flags (docs/formats/xmr.md §3).
 const (
 	FlagMustUnderstand     uint16 = 0x0001 // M: a parser that does not know the type must reject the license
 	FlagContainer          uint16 = 0x0002 // C: the body is a sequence of child objects
@@ -9,7 +9,7 @@ const (
 	FlagHasSecureState     uint16 = 0x0010 // extensible restriction that keeps secure-store state
 )
 
-// Object types (spec/xmr.md §5; names from pyplayready's enum).
+// Object types (docs/formats/xmr.md §5; names from pyplayready's enum).
 const (
 	TypeOuterContainer                uint16 = 0x0001
 	TypeGlobalPolicyContainer         uint16 = 0x0002
@@ -95,7 +95,7 @@ const (
 	flagsMEB         = FlagMustUnderstand | FlagAllowExternalParse | FlagBestEffort
 )
 
-// Content-key keyType values (spec/xmr.md §8): the cipher of the content.
+// Content-key keyType values (docs/formats/xmr.md §8): the cipher of the content.
 const (
 	KeyTypeAESCTR      uint16 = 1 // AES-128-CTR (cenc)
 	KeyTypeRC4         uint16 = 2 // legacy
@@ -105,7 +105,7 @@ const (
 	KeyTypeKeyExchange uint16 = 6 // PlayReady 4.5 Key Exchange
 )
 
-// Content-key cipherType values (spec/xmr.md §8): how encKey is protected.
+// Content-key cipherType values (docs/formats/xmr.md §8): how encKey is protected.
 const (
 	CipherRSA1024            uint16 = 1 // legacy
 	CipherChained            uint16 = 2 // leaf: AES-128-ECB under the root's CK, encKey 32 bytes
@@ -115,7 +115,7 @@ const (
 	CipherECC256ViaSymmetric uint16 = 6
 )
 
-// Other enumerations (spec/xmr.md §5, §8, §9).
+// Other enumerations (docs/formats/xmr.md §5, §8, §9).
 const (
 	SignatureTypeAESCMAC     uint16 = 1 // AES-128 OMAC1 (RFC 4493), 16-byte tag
 	SignatureTypeHMACSHA256  uint16 = 2 // legacy v2-era licenses; not verified by prsim
@@ -129,7 +129,7 @@ const (
 	OptimizedKeyAES128ECBSLK uint16 = 2
 )
 
-// SETTINGS (0x0D) bits (spec/xmr.md §5; bit names unverified).
+// SETTINGS (0x0D) bits (docs/formats/xmr.md §5; bit names unverified).
 const (
 	SettingCannotPersist      uint16 = 0x01
 	SettingAllowBackupRestore uint16 = 0x04
@@ -143,18 +143,18 @@ const (
 const (
 	Version1            uint32 = 1
 	Version3            uint32 = 3          // the only version Build writes
-	HeaderSize                 = 24         // magic, version, rights ID (spec/xmr.md §2)
-	ObjectHeaderSize           = 8          // flags, type, length (spec/xmr.md §3)
-	MaxDepth                   = 5          // container nesting limit, outer container = level 1 (spec/xmr.md §4 rule 3)
+	HeaderSize                 = 24         // magic, version, rights ID (docs/formats/xmr.md §2)
+	ObjectHeaderSize           = 8          // flags, type, length (docs/formats/xmr.md §3)
+	MaxDepth                   = 5          // container nesting limit, outer container = level 1 (docs/formats/xmr.md §4 rule 3)
 	EncKeySizeECC256           = 128        // encKey of CipherECC256: C1.x‖C1.y‖C2.x‖C2.y
 	EncKeySizeChained          = 32         // encKey of CipherChained: two AES blocks
-	ExpirationUnlimited uint32 = 0xFFFFFFFF // EXPIRATION endDate with no upper bound (spec/xmr.md §6)
+	ExpirationUnlimited uint32 = 0xFFFFFFFF // EXPIRATION endDate with no upper bound (docs/formats/xmr.md §6)
 
 	magic                      = "XMR\x00"
 	defaultUnknownName         = "UNKNOWN"
 	guidSize                   = 16
 	signatureTagSize           = 16
-	signatureHeaderAndFieldLen = 12 // object header 8 + sigType 2 + cbSig 2 (spec/xmr.md §9)
+	signatureHeaderAndFieldLen = 12 // object header 8 + sigType 2 + cbSig 2 (docs/formats/xmr.md §9)
 )
 
 // fieldKind is one element of a body layout.
@@ -267,7 +267,7 @@ var types = map[uint16]typeInfo{
 	TypeExplicitDigitalVideoContainer: {name: "EXPLICIT_DIGITAL_VIDEO_OUTPUT_PROTECTION_CONTAINER", parent: TypePlaybackPolicyContainer, flags: flagsMC, container: true},
 	// dupOK for 0x59 is not in the table; by analogy with 0x08 and 0x31, and
 	// needed because a license may carry both the HDCP-type and the
-	// maximum-resolution restriction (policies-and-outputs.md §3).
+	// maximum-resolution restriction (docs/formats/policies-and-outputs.md §3).
 	TypeDigitalVideoOutputConfig: {name: "DIGITAL_VIDEO_OUTPUT_CONFIGURATION", parent: TypeExplicitDigitalVideoContainer, flags: FlagMustUnderstand, dupOK: true, layout: fGUIDCfg},
 	// The table gives "0x02?" and "?" for the flags; prsim writes it in the
 	// global container as must-understand (a client that cannot report
@@ -315,7 +315,7 @@ func TypeName(t uint16) string {
 	return defaultUnknownName
 }
 
-// CanonicalFlags returns the flags builders write for type t (spec/xmr.md §5)
+// CanonicalFlags returns the flags builders write for type t (docs/formats/xmr.md §5)
 // and whether t is in the table.
 func CanonicalFlags(t uint16) (uint16, bool) {
 	ti, ok := lookup(t)

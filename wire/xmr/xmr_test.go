@@ -56,7 +56,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 	}
 }
 
-// The canonical flags and layout of spec/xmr.md §5 and §12, checked on the
+// The canonical flags and layout of docs/formats/xmr.md §5 and §12, checked on the
 // built tree.
 func TestBuildLayout(t *testing.T) {
 	l := mustParse(t, build(t, fullTemplate(t)))
@@ -79,7 +79,7 @@ func TestBuildLayout(t *testing.T) {
 	require.Equal(t, uint16(0x0002), find(l, TypePlaybackPolicyContainer, TypePlayEnablerContainer).Flags)
 	require.Len(t, find(l, TypePlaybackPolicyContainer).ChildrenOf(TypePlayEnablerContainer), 2)
 
-	// GUIDs are on the wire in LE layout (spec/xmr.md §1 example).
+	// GUIDs are on the wire in LE layout (docs/formats/xmr.md §1 example).
 	le, _ := hex.DecodeString("d8276678a6c2be448f8808ae255b01a7")
 	require.Equal(t, le, find(l, TypePlaybackPolicyContainer, TypePlayEnablerContainer, TypePlayEnabler).Body)
 	ck := find(l, TypeKeyMaterialContainer, TypeContentKey).Body
@@ -119,7 +119,7 @@ func TestBuildRejects(t *testing.T) {
 }
 
 // A chained leaf license: no device key, CipherChained, UPLINK_KID_2
-// (spec/xmr.md §11).
+// (docs/formats/xmr.md §11).
 func TestChainedLeaf(t *testing.T) {
 	tp := minimalTemplate(t)
 	tp.DeviceKey = ecc.Point{}
@@ -171,7 +171,7 @@ func TestSignature(t *testing.T) {
 	l := mustParse(t, b)
 	require.NoError(t, l.VerifySignature(testCI))
 
-	// Known answer by construction (spec/xmr.md §9): the tag is the CMAC
+	// Known answer by construction (docs/formats/xmr.md §9): the tag is the CMAC
 	// under CI of license[0 : total-12-16], and SignedBytes is that prefix.
 	signed := b[:len(b)-12-16]
 	require.Equal(t, signed, l.SignedBytes())
@@ -241,7 +241,7 @@ func TestSignature(t *testing.T) {
 }
 
 // A real EncKey: embed CK, ElGamal-encrypt to the device key, build, parse,
-// decrypt with the device scalar and recover CI‖CK (spec/xmr.md §10).
+// decrypt with the device scalar and recover CI‖CK (docs/formats/xmr.md §10).
 func TestECCContentKey(t *testing.T) {
 	d, pub := testDeviceKey(t)
 	rnd := &detReader{seed: "xmr ecc test"}

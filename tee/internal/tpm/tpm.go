@@ -1,7 +1,7 @@
 // Package tpm keeps a device's long-term P-256 keys in a TPM 2.0: the
 // signing key (ECDSA over challenge digests) and the encryption key (ECDH_ZGen
 // for XMR content-key ElGamal), as wrapped blobs under a shared storage root
-// key (spec/tpm.md §9).
+// key (docs/formats/tpm.md §9).
 //
 // Every operation is Load → Sign/ZGen → FlushContext under one lock, so a
 // TPM with three transient slots (the simulator, swtpm) never runs out, and
@@ -45,7 +45,7 @@ type TPM struct {
 func Open(t transport.TPM, closer func() error) (*TPM, error) {
 	tp := &TPM{t: retrying{t}, done: closer}
 	// swtpm keeps transient handles across client connections and crashes
-	// (spec/tpm.md §3): start from empty slots.
+	// (docs/formats/tpm.md §3): start from empty slots.
 	tp.flushTransient()
 	rsp, err := tpm2.CreatePrimary{
 		PrimaryHandle: tpm2.TPMRHOwner,
@@ -95,7 +95,7 @@ func template(kind KeyKind) tpm2.TPMTPublic {
 		FixedParent:         true,
 		SensitiveDataOrigin: true,
 		UserWithAuth:        true,
-		NoDA:                true, // no dictionary-attack lockout on an authless key (spec/tpm.md §8.6)
+		NoDA:                true, // no dictionary-attack lockout on an authless key (docs/formats/tpm.md §8.6)
 	}
 	scheme := tpm2.TPMTECCScheme{Scheme: tpm2.TPMAlgECDSA,
 		Details: tpm2.NewTPMUAsymScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSigSchemeECDSA{HashAlg: tpm2.TPMAlgSHA256})}
@@ -252,7 +252,7 @@ func (tp *TPM) Sign(blob, digest []byte) ([64]byte, error) {
 }
 
 // ZGen returns d·p for the ECDH key in blob: the full point, which XMR
-// ElGamal decryption needs (spec/tpm.md §2).
+// ElGamal decryption needs (docs/formats/tpm.md §2).
 func (tp *TPM) ZGen(blob []byte, p ecc.Point) (ecc.Point, error) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
@@ -290,7 +290,7 @@ func (tp *TPM) ReadClock() (tpm2.TPMSClockInfo, error) {
 }
 
 // retrying resends commands the TPM asks to retry (swtpm does on first use
-// of some objects; spec/tpm.md §3).
+// of some objects; docs/formats/tpm.md §3).
 type retrying struct{ t transport.TPM }
 
 func (r retrying) Send(cmd []byte) ([]byte, error) {
