@@ -21,6 +21,7 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/prsim/prsim/conformance"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/keyseed"
@@ -233,7 +234,58 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("demo: an SL2000 device bound an SL3000 license")
 	}
 	n.say("An SL2000 software device received an SL3000 license and its TEE refused to bind it: %v.", drm.ErrDeviceSecurityLevelTooLow)
-	fmt.Fprintln(o.Out, "demo OK: every decrypted sample matches the clear source.")
+
+	// 8. The main job: the conformance suite, against the clean server and
+	// against one with a known bug injected.
+	if err := conform(ctx, n, p, filepath.Join(dir, "pki"), laURL, filepath.Join(dir, "conformance")); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Out, "demo OK: every decrypted sample matches the clear source, and the conformance suite tells a correct server from a broken one.")
+	return nil
+}
+
+// conform runs the conformance suite against the demo's server, then
+// against a second server with the ignore-sl defect, and checks that the
+// suite passes the first and catches the second.
+func conform(ctx context.Context, n *narrator, p *pki.PKI, pkiDir, laURL, work string) error {
+	rep, err := conformance.Run(ctx, conformance.Options{URL: laURL, PKIDir: pkiDir, WorkDir: filepath.Join(work, "clean")})
+	if err != nil {
+		return err
+	}
+	n.say("Ran the conformance suite (prsim conformance run) against the reference server with fresh software devices: %d pass, %d fail, %d skipped, %d error.",
+		rep.Summary.Pass, rep.Summary.Fail, rep.Summary.Skipped, rep.Summary.Error)
+	if rep.MustFailed() || rep.Summary.Fail > 0 || rep.Summary.Error > 0 {
+		return errors.New("demo: the reference server failed its own conformance suite")
+	}
+	bad, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
+		Roots: []ecc.Point{p.Root}, Defects: []licsrv.Defect{licsrv.DefectIgnoreSL}})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: bad, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	badURL := "http://" + ln.Addr().String() + "/rightsmanager.asmx"
+	rep, err = conformance.Run(ctx, conformance.Options{URL: badURL, PKIDir: pkiDir, WorkDir: filepath.Join(work, "ignore-sl")})
+	if err != nil {
+		return err
+	}
+	n.say("Ran it again against a server started with --defect %s (%s): %d pass, %d fail.",
+		licsrv.DefectIgnoreSL, licsrv.DefectIgnoreSL.Description(), rep.Summary.Pass, rep.Summary.Fail)
+	caught := false
+	for _, r := range rep.Results {
+		if r.Status == conformance.Fail {
+			caught = true
+			n.detail("%s %s (%s): %s", r.ID, r.Status, r.Level, r.Detail)
+		}
+	}
+	if !caught || !rep.MustFailed() {
+		return errors.New("demo: the conformance suite did not catch the ignore-sl defect")
+	}
 	return nil
 }
 

@@ -54,7 +54,7 @@ var allowed = []struct {
 	// beside the CLI, never importing the reference server.
 	{"conformance", cat(helpers, "ree", "tee", "store", "hal", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
-	{"internal/demo", cat(helpers, "licsrv", "ree", "tee", "store", "hal", "clock", "wire/...",
+	{"internal/demo", cat(helpers, "conformance", "licsrv", "ree", "tee", "store", "hal", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	{"internal/cli", cat(helpers, "conformance", "internal/demo", "licsrv", "ree", "tee", "store", "hal",
 		"clock", "wire/...", "internal/keyseed", "internal/pki", "internal/testmedia")},
