@@ -1,6 +1,7 @@
 package ree
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -74,10 +75,13 @@ func headerFromCPs(cps []*mpd.ContentProtectionType) (*pro.Header, error) {
 // HeadersFromMPD returns the distinct PlayReady headers of a DASH manifest,
 // one per adaptation set that carries one (AdaptationSet, then
 // Representation, then Period and MPD level).
+//
+// The manifest is untrusted: it is checked and decoded as in [Client.Play]
+// (at most MaxMPDSize bytes, one well-formed MPD document).
 func HeadersFromMPD(data []byte) ([]*pro.Header, error) {
-	m, err := mpd.MPDFromBytes(data)
+	m, err := parseMPD(context.Background(), data)
 	if err != nil {
-		return nil, errors.New("ree: MPD does not parse")
+		return nil, err
 	}
 	var out []*pro.Header
 	seen := map[string]bool{}

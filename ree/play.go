@@ -1,10 +1,10 @@
 package ree
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,13 +37,16 @@ var ErrMedia = errors.New("ree: unsupported or malformed media")
 // followed by every media segment. Licenses come from the session, the
 // store, or an acquisition (laURL overrides the header's LA_URL).
 func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string) ([]Track, error) {
-	data, err := os.ReadFile(mpdPath)
+	data, err := ReadLocalFile(mpdPath, MaxMPDSize)
 	if err != nil {
-		return nil, fmt.Errorf("ree: %w", err)
+		return nil, err
 	}
-	m, err := mpd.MPDFromBytes(data)
-	if err != nil || len(m.Periods) == 0 {
-		return nil, fmt.Errorf("ree: MPD does not parse: %w", ErrMedia)
+	m, err := parseMPD(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Periods) == 0 {
+		return nil, fmt.Errorf("ree: MPD has no Period: %w", ErrMedia)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("ree: %w", err)
@@ -53,6 +56,9 @@ func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string) ([]Tra
 	used := map[string]int{}
 	var tracks []Track
 	for _, as := range p.AdaptationSets {
+		if err := stopped(ctx); err != nil {
+			return tracks, err
+		}
 		if len(as.Representations) == 0 {
 			continue
 		}
@@ -99,23 +105,49 @@ func contentType(as *mpd.AdaptationSetType) string {
 	return "track"
 }
 
-// playTrack decrypts init + segments into out.
-func (c *Client) playTrack(ctx context.Context, files []string, h *pro.Header, laURL, out string) (Track, error) {
-	var tr Track
-	if len(files) == 0 {
-		return tr, ErrMedia
+// trackFiles are the local files of one representation.
+type trackFiles struct {
+	init  string   // init segment, or the whole track for a single file
+	media []string // media segments; none for a single file
+	dir   string   // what segment names in errors are relative to
+}
+
+// segName names a segment file in errors: its path relative to the MPD.
+func (tf trackFiles) segName(path string) string {
+	if rel, err := filepath.Rel(tf.dir, path); err == nil {
+		return rel
 	}
-	initData, err := os.ReadFile(files[0])
+	return path
+}
+
+// playTrack decrypts init + segments into out, one segment in memory at a
+// time. The output is written to out.part and renamed once complete, so a
+// failure leaves no partial track behind.
+func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header, laURL, out string) (tr Track, err error) {
+	single := len(files.media) == 0
+	limit := int64(MaxInitSize)
+	if single {
+		limit = MaxSegmentSize
+	}
+	initData, err := ReadLocalFile(files.init, limit)
 	if err != nil {
-		return tr, fmt.Errorf("ree: %w", err)
+		return tr, err
 	}
-	f, err := mp4.DecodeFile(bytes.NewReader(initData))
-	if err != nil || f.Init == nil {
-		return tr, fmt.Errorf("ree: init segment does not parse: %w", ErrMedia)
-	}
-	di, err := mp4.DecryptInit(f.Init)
+	initName := files.segName(files.init)
+	f, err := decodeMP4(initData, fmt.Sprintf("init segment %q", initName))
 	if err != nil {
-		return tr, fmt.Errorf("ree: init segment protection: %w", ErrMedia)
+		return tr, err
+	}
+	if f.Init == nil {
+		return tr, fmt.Errorf("ree: init segment %q has no moov: %w", initName, ErrMedia)
+	}
+	var di mp4.DecryptInfo
+	if err := recoverParse("init segment", func() error {
+		var derr error
+		di, derr = mp4.DecryptInit(f.Init)
+		return derr
+	}); err != nil {
+		return tr, fmt.Errorf("ree: init segment %q protection: %w", initName, ErrMedia)
 	}
 	keys := map[uint32]*trackKey{}
 	for _, ti := range di.TrackInfos {
@@ -129,47 +161,105 @@ func (c *Client) playTrack(ctx context.Context, files []string, h *pro.Header, l
 		keys[ti.TrackID] = tk
 		tr.KID = tk.key.KID()
 	}
-	var buf bytes.Buffer
-	if err := f.Init.Encode(&buf); err != nil {
+	part := out + ".part"
+	w, err := os.Create(part)
+	if err != nil {
 		return tr, fmt.Errorf("ree: %w", err)
 	}
-	segs := f.Segments // a single-file (SegmentBase) track carries its fragments here
-	for _, name := range files[1:] {
-		if err := ctx.Err(); err != nil {
+	defer func() {
+		if cerr := w.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("ree: %w", cerr)
+		}
+		if err == nil {
+			err = os.Rename(part, out)
+		}
+		if err != nil {
+			_ = os.Remove(part)
+		}
+	}()
+	if err := recoverParse("init segment", func() error { return f.Init.Encode(w) }); err != nil {
+		return tr, fmt.Errorf("ree: init segment %q: %w", initName, err)
+	}
+	if single {
+		// A single-file (SegmentBase) track carries its fragments here.
+		n, err := writeSegments(f.Segments, di, keys, w)
+		if err != nil {
+			return tr, fmt.Errorf("ree: %q: %w", initName, err)
+		}
+		if n == 0 {
+			return tr, fmt.Errorf("ree: %q has no media samples: %w", initName, ErrMedia)
+		}
+		tr.Samples = n
+		return tr, nil
+	}
+	for _, path := range files.media {
+		if err := stopped(ctx); err != nil {
 			return tr, err
 		}
-		b, err := os.ReadFile(name)
+		name := files.segName(path)
+		b, err := ReadLocalFile(path, MaxSegmentSize)
 		if err != nil {
-			return tr, fmt.Errorf("ree: %w", err)
+			return tr, fmt.Errorf("ree: media segment %q: %w", name, err)
 		}
-		sf, err := mp4.DecodeFile(bytes.NewReader(b))
+		sf, err := decodeMP4(b, fmt.Sprintf("media segment %q", name))
 		if err != nil {
-			return tr, fmt.Errorf("ree: media segment does not parse: %w", ErrMedia)
+			return tr, err
 		}
-		segs = append(segs, sf.Segments...)
-	}
-	for _, seg := range segs {
-		for _, frag := range seg.Fragments {
-			n, err := decryptFragment(frag, di, keys)
-			if err != nil {
-				return tr, err
-			}
-			tr.Samples += n
+		n, err := writeSegments(sf.Segments, di, keys, w)
+		if err != nil {
+			return tr, fmt.Errorf("ree: media segment %q: %w", name, err)
 		}
-		// sidx sizes no longer hold once encryption boxes are gone.
-		seg.Sidx, seg.Sidxs = nil, nil
-		if err := seg.Encode(&buf); err != nil {
-			return tr, fmt.Errorf("ree: %w", err)
+		if n == 0 {
+			return tr, fmt.Errorf("ree: media segment %q has no media samples: %w", name, ErrMedia)
 		}
-	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		return tr, fmt.Errorf("ree: %w", err)
+		tr.Samples += n
 	}
 	return tr, nil
 }
 
+// stopped reports a cancelled ctx, naming the cause (e.g. the signal).
+func stopped(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ree: playback stopped (%v): %w", context.Cause(ctx), err)
+	}
+	return nil
+}
+
+// writeSegments decrypts segs in place and writes them to w; it returns the
+// number of samples. mp4ff panics on some malformed boxes: those become
+// ErrMedia.
+func writeSegments(segs []*mp4.MediaSegment, di mp4.DecryptInfo, keys map[uint32]*trackKey, w io.Writer) (int, error) {
+	total := 0
+	err := recoverParse("media segment", func() error {
+		for _, seg := range segs {
+			for _, frag := range seg.Fragments {
+				n, err := decryptFragment(frag, di, keys)
+				if err != nil {
+					return err
+				}
+				total += n
+			}
+			// sidx sizes no longer hold once encryption boxes are gone.
+			seg.Sidx, seg.Sidxs = nil, nil
+			if err := seg.Encode(w); err != nil {
+				return fmt.Errorf("ree: %w", err)
+			}
+		}
+		return nil
+	})
+	return total, err
+}
+
+// sampleDecrypter is what decryptFragment needs of a key: *tee.Key, or a
+// stand-in in the fuzz tests.
+type sampleDecrypter interface {
+	DecryptCENC(sample, iv []byte, subs []tee.Subsample) error
+	DecryptCBCS(sample, iv []byte, subs []tee.Subsample, pat tee.Pattern) error
+}
+
 type trackKey struct {
 	key     *tee.Key
+	dec     sampleDecrypter // key, as used by decryptFragment
 	scheme  string
 	tenc    *mp4.TencBox
 	pattern tee.Pattern
@@ -224,7 +314,7 @@ func (c *Client) trackKey(ctx context.Context, ti mp4.DecryptTrackInfo, h *pro.H
 			}
 		}
 	}
-	return &trackKey{key: k, scheme: scheme, tenc: tenc,
+	return &trackKey{key: k, dec: k, scheme: scheme, tenc: tenc,
 		pattern: tee.Pattern{Crypt: tenc.DefaultCryptByteBlock, Skip: tenc.DefaultSkipByteBlock}}, nil
 }
 
@@ -241,16 +331,22 @@ func findTrack(di mp4.DecryptInfo, id uint32) (mp4.DecryptTrackInfo, bool) {
 // TEE key, then removes the encryption boxes and fixes the data offsets.
 func decryptFragment(frag *mp4.Fragment, di mp4.DecryptInfo, keys map[uint32]*trackKey) (int, error) {
 	moof := frag.Moof
+	if moof == nil {
+		return 0, fmt.Errorf("ree: fragment without moof: %w", ErrMedia)
+	}
 	total := 0
 	var removed uint64
 	for _, traf := range moof.Trafs {
+		if traf.Tfhd == nil {
+			return 0, fmt.Errorf("ree: traf without tfhd: %w", ErrMedia)
+		}
 		ti, ok := findTrack(di, traf.Tfhd.TrackID)
 		if !ok {
 			return 0, fmt.Errorf("ree: fragment for unknown track: %w", ErrMedia)
 		}
-		samples, err := frag.GetFullSamples(ti.Trex)
+		samples, err := fragmentSamples(frag, traf, ti.Trex)
 		if err != nil {
-			return 0, fmt.Errorf("ree: fragment samples: %w", ErrMedia)
+			return 0, fmt.Errorf("ree: %w", err)
 		}
 		total += len(samples)
 		tk := keys[ti.TrackID]
@@ -284,9 +380,9 @@ func decryptFragment(frag *mp4.Fragment, di mp4.DecryptInfo, keys map[uint32]*tr
 				}
 			}
 			if tk.scheme == "cenc" {
-				err = tk.key.DecryptCENC(samples[i].Data, iv, subs)
+				err = tk.dec.DecryptCENC(samples[i].Data, iv, subs)
 			} else {
-				err = tk.key.DecryptCBCS(samples[i].Data, iv, subs, tk.pattern)
+				err = tk.dec.DecryptCBCS(samples[i].Data, iv, subs, tk.pattern)
 			}
 			if err != nil {
 				return 0, err
@@ -308,13 +404,15 @@ func decryptFragment(frag *mp4.Fragment, di mp4.DecryptInfo, keys map[uint32]*tr
 }
 
 // segmentFiles lists the init segment and the media segments of a
-// representation, resolved against the MPD's directory and BaseURLs.
-func segmentFiles(m *mpd.MPD, p *mpd.Period, as *mpd.AdaptationSetType, r *mpd.RepresentationType, dir string) ([]string, error) {
+// representation, resolved against the MPD's directory and BaseURLs. The
+// count is checked against MaxSegments before any list is built.
+func segmentFiles(m *mpd.MPD, p *mpd.Period, as *mpd.AdaptationSetType, r *mpd.RepresentationType, mpdDir string) (trackFiles, error) {
+	dir := mpdDir
 	for _, bl := range [][]*mpd.BaseURLType{m.BaseURL, p.BaseURLs, as.BaseURLs, r.BaseURLs} {
 		if len(bl) > 0 {
 			u := string(bl[0].Value)
 			if strings.Contains(u, "://") {
-				return nil, fmt.Errorf("ree: remote BaseURL not supported (local MPD only): %w", ErrMedia)
+				return trackFiles{}, fmt.Errorf("ree: remote BaseURL not supported (local MPD only): %w", ErrMedia)
 			}
 			if filepath.IsAbs(u) {
 				dir = u
@@ -333,18 +431,18 @@ func segmentFiles(m *mpd.MPD, p *mpd.Period, as *mpd.AdaptationSetType, r *mpd.R
 	if st == nil {
 		// Single file: the BaseURL names init and fragments in one.
 		if len(r.BaseURLs) > 0 {
-			return []string{dir}, nil
+			return trackFiles{init: dir, dir: mpdDir}, nil
 		}
-		return nil, fmt.Errorf("ree: representation has no SegmentTemplate or BaseURL: %w", ErrMedia)
+		return trackFiles{}, fmt.Errorf("ree: representation has no SegmentTemplate or BaseURL: %w", ErrMedia)
 	}
 	subst := func(tmpl string, number, t uint64) (string, error) {
 		return expandTemplate(tmpl, r.Id, r.Bandwidth, number, t)
 	}
 	init, err := subst(st.Initialization, 0, 0)
 	if err != nil {
-		return nil, err
+		return trackFiles{}, err
 	}
-	files := []string{filepath.Join(dir, init)}
+	tf := trackFiles{init: filepath.Join(dir, init), dir: mpdDir}
 	number := uint64(1)
 	if st.StartNumber != nil {
 		number = uint64(*st.StartNumber)
@@ -354,23 +452,37 @@ func segmentFiles(m *mpd.MPD, p *mpd.Period, as *mpd.AdaptationSetType, r *mpd.R
 		if err != nil {
 			return err
 		}
-		files = append(files, filepath.Join(dir, name))
+		path := filepath.Join(dir, name)
+		if len(path) > maxSegmentPath {
+			return fmt.Errorf("ree: media segment path longer than %d bytes: %w", maxSegmentPath, ErrMedia)
+		}
+		tf.media = append(tf.media, path)
 		number++
 		return nil
 	}
+	tooMany := func(n string) error {
+		return fmt.Errorf("ree: representation has %s media segments, more than the limit of %d: %w", n, MaxSegments, ErrMedia)
+	}
 	switch {
 	case st.SegmentTimeline != nil:
+		count := 0
+		for _, s := range st.SegmentTimeline.S {
+			if s.R < 0 || s.D == 0 {
+				return trackFiles{}, fmt.Errorf("ree: open-ended SegmentTimeline not supported: %w", ErrMedia)
+			}
+			if s.R >= MaxSegments || count+s.R+1 > MaxSegments {
+				return trackFiles{}, tooMany("over " + strconv.Itoa(MaxSegments))
+			}
+			count += s.R + 1
+		}
 		t := uint64(0)
 		for _, s := range st.SegmentTimeline.S {
 			if s.T != nil {
 				t = *s.T
 			}
-			if s.R < 0 || s.D == 0 {
-				return nil, fmt.Errorf("ree: open-ended SegmentTimeline not supported: %w", ErrMedia)
-			}
 			for range s.R + 1 {
 				if err := add(t); err != nil {
-					return nil, err
+					return trackFiles{}, err
 				}
 				t += s.D
 			}
@@ -380,23 +492,26 @@ func segmentFiles(m *mpd.MPD, p *mpd.Period, as *mpd.AdaptationSetType, r *mpd.R
 		if p.Duration != nil {
 			dur = p.Duration
 		}
-		if dur == nil {
-			return nil, fmt.Errorf("ree: no presentation duration for a duration-based template: %w", ErrMedia)
+		if dur == nil || *dur <= 0 {
+			return trackFiles{}, fmt.Errorf("ree: no presentation duration for a duration-based template: %w", ErrMedia)
 		}
 		ts := float64(st.GetTimescale())
-		count := int(math.Ceil(float64(*dur) / 1e9 * ts / float64(*st.Duration)))
-		if count > 100000 {
-			return nil, ErrMedia
+		c := math.Ceil(float64(*dur) / 1e9 * ts / float64(*st.Duration))
+		if !(c <= MaxSegments) { // also NaN
+			return trackFiles{}, tooMany(strconv.FormatFloat(c, 'g', 3, 64))
 		}
-		for i := range count {
+		for i := range int(c) {
 			if err := add(uint64(i) * uint64(*st.Duration)); err != nil {
-				return nil, err
+				return trackFiles{}, err
 			}
 		}
 	default:
-		return nil, fmt.Errorf("ree: SegmentTemplate without timeline or duration: %w", ErrMedia)
+		return trackFiles{}, fmt.Errorf("ree: SegmentTemplate without timeline or duration: %w", ErrMedia)
 	}
-	return files, nil
+	if len(tf.media) == 0 {
+		return trackFiles{}, fmt.Errorf("ree: representation lists no media segment: %w", ErrMedia)
+	}
+	return tf, nil
 }
 
 var templateID = regexp.MustCompile(`\$(RepresentationID|Number|Bandwidth|Time)(%0[0-9]+d)?\$|\$\$`)
@@ -423,13 +538,19 @@ func expandTemplate(tmpl, repID string, bw uint32, number, t uint64) (string, er
 			v = t
 		}
 		if parts[2] != "" {
-			w, _ := strconv.Atoi(parts[2][2 : len(parts[2])-1])
+			// Bounded before use: %0999999d would make a megabyte name per
+			// segment.
+			w, err := strconv.Atoi(parts[2][2 : len(parts[2])-1])
+			if err != nil || w > MaxTemplateWidth {
+				bad = true
+				return ""
+			}
 			return fmt.Sprintf("%0*d", w, v)
 		}
 		return strconv.FormatUint(v, 10)
 	})
 	if bad {
-		return "", fmt.Errorf("ree: bad segment template: %w", ErrMedia)
+		return "", fmt.Errorf("ree: bad segment template (a format on $RepresentationID$, or a width over %d): %w", MaxTemplateWidth, ErrMedia)
 	}
 	return out, nil
 }

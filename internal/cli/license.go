@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -55,14 +54,15 @@ func (o *acquireOptions) headers() ([]*pro.Header, error) {
 		h, err := ree.HeaderFromPSSH(o.pssh)
 		return []*pro.Header{h}, usageIf(err)
 	case o.mpd != "":
-		b, err := os.ReadFile(o.mpd)
+		// Untrusted files: regular, non-empty and bounded (no FIFO, no /dev/zero).
+		b, err := ree.ReadLocalFile(o.mpd, ree.MaxMPDSize)
 		if err != nil {
 			return nil, usageError{err}
 		}
 		hs, err := ree.HeadersFromMPD(b)
 		return hs, usageIf(err)
 	default:
-		b, err := os.ReadFile(o.header)
+		b, err := ree.ReadLocalFile(o.header, ree.MaxHeaderFileSize)
 		if err != nil {
 			return nil, usageError{err}
 		}
