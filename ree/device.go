@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prsim/prsim/internal/ecc"
@@ -41,6 +43,27 @@ func (e *NoDeviceError) Error() string {
 // Is makes errors.Is(err, ErrNoDevice) hold.
 func (e *NoDeviceError) Is(target error) bool { return target == ErrNoDevice }
 
+// DeviceStateError says that a device directory's device.json contradicts
+// the device certificate or the keys its TEE holds: the file was edited,
+// or parts of it come from another device. errors.Is(err,
+// tee.ErrStateMismatch) holds; Err is the [*tee.StateMismatchError].
+type DeviceStateError struct {
+	Dir string
+	Err error
+}
+
+func (e *DeviceStateError) Error() string {
+	return fmt.Sprintf("ree: %s was edited or comes from another device (restore it, or provision a new device): %v",
+		filepath.Join(e.Dir, deviceFile), e.Err)
+}
+
+func (e *DeviceStateError) Unwrap() error { return e.Err }
+
+// deviceJSON is the device.json layout (docs/protocol.md §5). The REE can
+// edit it, so nothing the TEE decides on is taken from it on trust: the
+// security level and the features are the leaf certificate's, Version
+// must agree with them (and with the leaf's SECURITY_VERSION when it has
+// one), and the chain must verify to one of Roots (checked in OpenDevice).
 type deviceJSON struct {
 	Format  int         `json:"format"`
 	Version string      `json:"version"`
@@ -103,7 +126,7 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	}
 	t, err := tee.Provision(b, tee.ProvisionRequest{
 		ModelChain: o.ModelChain, ModelSigner: o.ModelSigner, SecurityLevel: o.SecurityLevel,
-		Features: leafFeatures(o.Version), Rand: o.Rand,
+		Features: leafFeatures(o.Version), Version: o.Version, Rand: o.Rand,
 	})
 	if err != nil {
 		b.Close()
@@ -141,11 +164,54 @@ func OpenDevice(dir string) (*Device, error) {
 		return nil, fmt.Errorf("ree: %s: %w", filepath.Join(dir, deviceFile), err)
 	}
 	t, err := tee.Open(b, dj.TEE, nil)
+	if err == nil {
+		err = checkPersona(dj, t)
+	}
 	if err != nil {
 		b.Close()
+		if errors.Is(err, tee.ErrStateMismatch) {
+			return nil, &DeviceStateError{Dir: dir, Err: err}
+		}
 		return nil, err
 	}
 	return finishOpen(dir, dj, b, t)
+}
+
+// checkPersona holds device.json's REE-side persona to the certificate the
+// TEE opened with: the version must claim exactly the leaf's features (and
+// be the leaf's SECURITY_VERSION, when it has one), and the chain must end
+// at one of the device's roots.
+func checkPersona(dj deviceJSON, t *tee.Device) error {
+	p := t.Persona()
+	if !validVersion(dj.Version) {
+		return &tee.StateMismatchError{Field: "version", Reason: "not a PlayReady version prsim knows (" + strings.Join(Versions, ", ") + ")"}
+	}
+	if p.Version != "" && p.Version != dj.Version {
+		return &tee.StateMismatchError{Field: "version", Stored: dj.Version, Cert: p.Version}
+	}
+	if want := leafFeatures(dj.Version); !sameSet(want, p.Features) {
+		return &tee.StateMismatchError{Field: "version", Reason: fmt.Sprintf("PlayReady %s devices carry features %s, the device certificate carries %s",
+			dj.Version, featureList(want), featureList(p.Features))}
+	}
+	if !slices.Contains(dj.Roots, t.RootIssuer()) {
+		return &tee.StateMismatchError{Field: "roots", Reason: "the device certificate chain does not end at any of the device's roots"}
+	}
+	return nil
+}
+
+func sameSet(a, b []uint32) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func featureList(f []uint32) string {
+	parts := make([]string, len(f))
+	for i, v := range f {
+		parts[i] = fmt.Sprintf("%d", v)
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }
 
 func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device) (*Device, error) {

@@ -133,7 +133,19 @@ func TestAcquireNonPersistentAndPersistent(t *testing.T) {
 func TestDeviceBelowLicenseMinimum(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.device(t, 150, "soft")
-	res, err := d.Client.Acquire(context.Background(), header(t, e.laURL, videoKID), e.laURL+"?cfg=(sl:2000)")
+	// The reference server refuses a level above the device certificate's.
+	_, err := d.Client.Acquire(context.Background(), header(t, e.laURL, videoKID), e.laURL+"?cfg=(sl:2000)")
+	require.ErrorIs(t, err, drm.ErrDeviceSecurityLevelTooLow)
+
+	// A server that issues it anyway meets the TEE's refusal.
+	p := e.pki
+	s, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
+		Roots: []ecc.Point{p.Root}, Defects: []licsrv.Defect{licsrv.DefectIssueAboveCertSL}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	laURL := srv.URL + "/rightsmanager.asmx"
+	res, err := d.Client.Acquire(context.Background(), header(t, laURL, videoKID), laURL+"?cfg=(sl:2000)")
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	require.False(t, res[0].Bound)

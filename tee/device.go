@@ -8,7 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-tpm/tpm2"
 
@@ -30,9 +34,15 @@ const (
 // State is what a device persists between processes. The key fields are
 // backend-wrapped blobs (TPM2B_PUBLIC‖TPM2B_PRIVATE under the SRK), or for
 // the soft backend raw private scalars: store State with file mode 0600.
+//
+// State is kept where the REE can edit it, so [Open] trusts none of it
+// beyond what it can check: the key blobs must be the backend's and the
+// chain's leaf must name exactly their public keys. The security level is
+// the leaf certificate's; SecurityLevel is only a copy for readers of the
+// file, and a copy that differs from the certificate is refused.
 type State struct {
 	Backend       string `json:"backend"`
-	SecurityLevel uint32 `json:"security_level"`
+	SecurityLevel uint32 `json:"security_level"` // copy of the leaf's BASIC level; 0 = absent
 	Chain         []byte `json:"chain"`
 	SignKey       []byte `json:"sign_key"`
 	EncKey        []byte `json:"enc_key"`
@@ -45,13 +55,80 @@ type ProvisionRequest struct {
 	ModelSigner   bcert.Signer
 	SecurityLevel uint32   // 0 = the model's level
 	Features      []uint32 // BCert feature IDs for the leaf
-	Rand          io.Reader
+	// Version is the PlayReady version ("4.5") recorded in the leaf's
+	// SECURITY_VERSION object, so that the certificate, not an editable
+	// file, says which client the device is; "" records none.
+	Version string
+	Rand    io.Reader
+}
+
+// Persona is what the device's leaf certificate says it is: the only
+// source the TEE trusts for its level and features.
+type Persona struct {
+	SecurityLevel uint32   // BASIC security level (150, 2000, 3000)
+	Features      []uint32 // FEATURE object, in certificate order
+	// Version is the PlayReady version ("4.5") of the leaf's
+	// SECURITY_VERSION object; "" when the leaf has none (devices
+	// provisioned before prsim recorded it).
+	Version string
+}
+
+// ErrStateMismatch is matched (errors.Is) by the error [Open] returns when
+// the stored state contradicts the device certificate or the keys the
+// backend holds; that error is a [*StateMismatchError] saying what differs.
+// It carries no DRM code: the device's own files are wrong, not a license.
+var ErrStateMismatch = errors.New("tee: device state does not match its certificate")
+
+// StateMismatchError says which stored field contradicts the device
+// certificate. The values are numbers or version strings, never key bytes.
+type StateMismatchError struct {
+	Field  string // the stored field: "security_level", "chain", "version", "roots"
+	Stored string // what the stored state says ("" for a Reason-only mismatch)
+	Cert   string // what the certificate says
+	Reason string // why, when the mismatch is not one value against another
+}
+
+func (e *StateMismatchError) Error() string {
+	if e.Reason != "" {
+		return e.Field + ": " + e.Reason
+	}
+	return fmt.Sprintf("%s %s does not match the device certificate's %s", e.Field, e.Stored, e.Cert)
+}
+
+// Is makes errors.Is(err, ErrStateMismatch) hold.
+func (e *StateMismatchError) Is(target error) bool { return target == ErrStateMismatch }
+
+// platformUnspecified is the SECURITY_VERSION platform ID prsim writes
+// (docs/formats/bcert.md §10: unspecified/OEM).
+const platformUnspecified = 0xFFFFFFFF
+
+// packVersion packs "A.B" (each 0…255) as A.B.0.0 into a u32, the
+// security-version layout of docs/formats/bcert.md §5.
+func packVersion(v string) (uint32, error) {
+	a, b, ok := strings.Cut(v, ".")
+	x, err1 := strconv.ParseUint(a, 10, 8)
+	y, err2 := strconv.ParseUint(b, 10, 8)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, errors.New("tee: PlayReady version must be MAJOR.MINOR, e.g. 4.5")
+	}
+	return uint32(x)<<24 | uint32(y)<<16, nil
+}
+
+// unpackVersion is the inverse of packVersion; a value with a build or
+// revision part prints all four parts.
+func unpackVersion(p uint32) string {
+	if p&0xFFFF == 0 {
+		return fmt.Sprintf("%d.%d", p>>24, p>>16&0xFF)
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", p>>24, p>>16&0xFF, p>>8&0xFF, p&0xFF)
 }
 
 // Device is one provisioned device's TEE.
 type Device struct {
 	b       *Backend
 	st      State
+	persona Persona   // from the leaf certificate, checked in Open
+	root    ecc.Point // issuer key of the chain's root-most certificate
 	signPub ecc.Point
 	encPub  ecc.Point
 	rand    io.Reader
@@ -76,6 +153,14 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 	}
 	if sl > model.Basic().SecurityLevel {
 		return nil, fmt.Errorf("tee: device level %d above model level %d: %w", sl, model.Basic().SecurityLevel, drm.ErrBCertInvalidSecurityLevel)
+	}
+	var secVer uint32
+	if req.Version != "" {
+		v, err := packVersion(req.Version)
+		if err != nil {
+			return nil, err
+		}
+		secVer = v
 	}
 	signPub, signBlob, err := b.generate(keyKindSign)
 	if err != nil {
@@ -109,6 +194,9 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 	if m, ok := model.Manufacturer(); ok {
 		tmpl.Manufacturer = m
 	}
+	if req.Version != "" {
+		tmpl.SecurityVersion = &[2]uint32{secVer, platformUnspecified}
+	}
 	leaf, err := bcert.NewCert(tmpl, req.ModelSigner)
 	if err != nil {
 		return nil, fmt.Errorf("tee: failed to build device certificate: %w", err)
@@ -125,6 +213,17 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 
 // Open restores a provisioned device from its state. rand supplies nonces
 // (nil = crypto/rand).
+//
+// The state comes from a file the REE can edit, so Open checks it against
+// what the TEE holds: the key blobs' public parts read in this backend; the stored chain
+// is well-formed, every certificate's signature verifies up to its
+// root-most issuer, no level exceeds its issuer's, and the leaf's SIGN and
+// ENCRYPT_KEY keys are exactly the blobs' public keys (so a chain copied
+// from another device is refused); and a stored security level other than
+// the leaf's is refused. Those failures are [*StateMismatchError]s. The
+// device's level and persona are then the leaf's ([Device.Persona]).
+// Whether the root-most issuer is one the device trusts is its owner's
+// check (ree verifies it against the device's roots).
 func Open(b *Backend, st State, nonceRand io.Reader) (*Device, error) {
 	if nonceRand == nil {
 		nonceRand = cryptoRand{}
@@ -142,21 +241,51 @@ func Open(b *Backend, st State, nonceRand io.Reader) (*Device, error) {
 	}
 	chain, err := bcert.ParseChain(st.Chain)
 	if err != nil {
-		return nil, fmt.Errorf("tee: stored certificate chain: %w", err)
+		return nil, fmt.Errorf("tee: %w", &StateMismatchError{Field: "chain", Reason: "stored certificate chain is malformed (" + err.Error() + ")"})
+	}
+	root, err := verifyOwnChain(chain)
+	if err != nil {
+		return nil, fmt.Errorf("tee: %w", &StateMismatchError{Field: "chain", Reason: "stored certificate chain does not verify (" + err.Error() + ")"})
 	}
 	leaf := chain.Leaf()
-	cs, ok1 := leaf.KeyWithUsage(bcert.KeyUsageSign)
-	ce, ok2 := leaf.KeyWithUsage(bcert.KeyUsageEncryptKey)
-	if !ok1 || !ok2 || cs != signPub || ce != encPub {
-		return nil, fmt.Errorf("tee: certificate keys do not match the key blobs: %w", drm.ErrInvalidDeviceCertificate)
+	cs, _ := leaf.KeyWithUsage(bcert.KeyUsageSign) // verifyOwnChain checked both exist
+	ce, _ := leaf.KeyWithUsage(bcert.KeyUsageEncryptKey)
+	if cs != signPub || ce != encPub {
+		return nil, fmt.Errorf("tee: %w", &StateMismatchError{Field: "chain",
+			Reason: "the leaf certificate's keys are not the device keys this TEE holds (a chain of another device?)"})
 	}
-	d := &Device{b: b, st: st, signPub: signPub, encPub: encPub, rand: nonceRand}
+	p := Persona{SecurityLevel: leaf.Basic().SecurityLevel, Features: leaf.Features()}
+	if sv, ok := leaf.SecurityVersion(); ok {
+		p.Version = unpackVersion(sv[0])
+	}
+	if st.SecurityLevel != 0 && st.SecurityLevel != p.SecurityLevel {
+		return nil, fmt.Errorf("tee: %w", &StateMismatchError{Field: "security_level",
+			Stored: strconv.FormatUint(uint64(st.SecurityLevel), 10), Cert: strconv.FormatUint(uint64(p.SecurityLevel), 10)})
+	}
+	st.SecurityLevel = p.SecurityLevel
+	d := &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub, rand: nonceRand}
 	if !b.IsTPM() {
 		if d.softSign, err = softKey(st.SignKey); err != nil {
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+// verifyOwnChain checks the chain's signatures and levels up to the key
+// that signed its root-most certificate, and the leaf's shape. Expiry is
+// not judged (a zero-ish time is passed): the TEE has no trusted clock
+// (docs/formats/policies-and-outputs.md §5), and a license server judges
+// it at every request.
+func verifyOwnChain(c *bcert.Chain) (ecc.Point, error) {
+	if len(c.Certs) == 0 {
+		return ecc.Point{}, errors.New("chain holds no certificate")
+	}
+	_, issuer, err := c.Certs[len(c.Certs)-1].SignatureInfo()
+	if err != nil {
+		return ecc.Point{}, err
+	}
+	return issuer, c.Verify(bcert.VerifyOptions{Roots: []ecc.Point{issuer}, CurrentTime: time.Unix(1, 0), LeafType: bcert.CertTypeDevice})
 }
 
 // State returns a copy of the persistent state.
@@ -171,8 +300,20 @@ func (d *Device) State() State {
 // Chain returns the device certificate chain (CHAI bytes, leaf first).
 func (d *Device) Chain() []byte { return append([]byte(nil), d.st.Chain...) }
 
-// SecurityLevel returns the device's level (150, 2000 or 3000).
-func (d *Device) SecurityLevel() uint32 { return d.st.SecurityLevel }
+// SecurityLevel returns the device's level (150, 2000 or 3000): the leaf
+// certificate's BASIC security level.
+func (d *Device) SecurityLevel() uint32 { return d.persona.SecurityLevel }
+
+// Persona returns what the leaf certificate says the device is.
+func (d *Device) Persona() Persona {
+	p := d.persona
+	p.Features = slices.Clone(p.Features)
+	return p
+}
+
+// RootIssuer returns the key that signed the chain's root-most
+// certificate: the trust anchor the chain verifies to.
+func (d *Device) RootIssuer() ecc.Point { return d.root }
 
 // Public returns the signing public key (leaf key with usage SIGN).
 func (d *Device) Public() ecc.Point { return d.signPub }

@@ -10,8 +10,8 @@
 //   - BASE / SIGN: [Device.NewNonce] and [Device.SignDigest] for challenges.
 //   - LICPREP: [Device.Bind] verifies an XMR license and unwraps its content
 //     key (docs/formats/xmr.md §8–§10): the license's ECC device key must be this
-//     device's encryption key, the device security level must meet the
-//     license minimum, the ElGamal ciphertext is opened with ECDH_ZGen in the
+//     device's encryption key, the leaf certificate's security level must
+//     meet the license minimum, the ElGamal ciphertext is opened with ECDH_ZGen in the
 //     backend, and the CMAC is checked with CI before CK is accepted.
 //   - DECRYPT: a bound [Key] is a decryptor handle for AES-128-CTR (cenc) and
 //     AES-128-CBC pattern (cbcs) samples. The REE holds handles, never key
@@ -27,6 +27,13 @@
 // loads a wrapped blob, signs or runs ZGen, and flushes (docs/formats/tpm.md §9).
 //
 // # Security considerations
+//
+// A [State] is stored where the REE can edit it, so [Open] trusts only what
+// it can check: the key blobs are this backend's, the stored chain verifies
+// and its leaf names exactly their public keys. The device's security level
+// and persona ([Device.Persona]) are the leaf certificate's; a stored level
+// that differs is refused with a [*StateMismatchError], never believed
+// (docs/protocol.md §5).
 //
 // CI/CK live in process memory ("TEE RAM") after unwrapping, as on real
 // PlayReady TEEs (ZGen exposes d·C1 to the host anyway). [Key.Close] zeroes

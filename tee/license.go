@@ -35,8 +35,8 @@ type Key struct {
 // (DRM_TEE_LICPREP_PackageKey). Checks, in order: the license parses
 // (unknown must-understand objects reject it); it is a simple ECC-256 license
 // for an AES-CTR or AES-CBC key; its ECC device key is this device's
-// encryption key (else DRM_E_LICENSEMISMATCH); the device meets its minimum
-// security level (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); it has no
+// encryption key (else DRM_E_LICENSEMISMATCH); the device certificate's
+// security level meets its minimum (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); it has no
 // time-based policy, since the device has no trusted clock yet
 // (DRM_E_NO_CLK_SUPPORTED), and no unknown must-understand restriction; a non-persistent
 // license carries an outstanding nonce as rights ID (DRM_E_LICENSEMISMATCH);
@@ -61,9 +61,11 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	if !ok || dk != d.encPub {
 		return nil, fmt.Errorf("tee: license is bound to another device key: %w", drm.ErrLicenseMismatch)
 	}
+	// The level compared is the leaf certificate's, checked in Open, never
+	// a value from the REE's files.
 	minSL := lic.MinSecurityLevel()
-	if uint32(minSL) > d.st.SecurityLevel {
-		return nil, fmt.Errorf("tee: license minimum security level %d is above the device's %d: %w", minSL, d.st.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
+	if uint32(minSL) > d.persona.SecurityLevel {
+		return nil, fmt.Errorf("tee: license minimum security level %d is above the device's %d: %w", minSL, d.persona.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
 	}
 	if err := checkPolicy(lic.Policy()); err != nil {
 		return nil, err

@@ -210,7 +210,10 @@ func TestFaultReasonReachesUser(t *testing.T) {
 		require.Contains(t, *f.Detail, "Security Level: 2000")
 	}
 
-	// A TEE refusal says why beside its code, per license and overall.
+	// A TEE refusal says why beside its code, per license and overall. The
+	// reference server refuses sl:3000 for an SL2000 certificate itself; this
+	// one issues the license so that the TEE refuses it.
+	laURL = startServerArgs(t, pkiDir, "--defect", "issue-above-cert-sl") + "/rightsmanager.asmx"
 	r = run(t, "license", "acquire", "--dev", dev, "--mpd", c.MPD, "--url", laURL+"?cfg=(sl:3000)", "--json")
 	f := failed(t, r, 2)
 	const why = "license minimum security level 3000 is above the device's 2000"

@@ -74,6 +74,10 @@ func TestDRMErrors(t *testing.T) {
 
 	t.Run("sl-too-low", func(t *testing.T) {
 		const want = "DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW (0x8004A004)"
+		// The reference server refuses sl:3000 for an SL2000 certificate
+		// (hostile_device_test.go); this server issues it, so that the TEE's
+		// own refusal is what is tested here.
+		laURL := startServerArgs(t, pkiDir, "--defect", "issue-above-cert-sl") + "/rightsmanager.asmx"
 		r := run(t, "license", "acquire", "--dev", dev, "--mpd", c.MPD, "--url", laURL+"?cfg=(sl:3000)", "--json")
 		require.Equal(t, 2, r.code, "%s", r)
 		var acq acquireOut

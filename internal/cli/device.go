@@ -77,7 +77,7 @@ func newDeviceNewCmd() *cobra.Command {
 			if o.json {
 				return writeJSON(cmd.OutOrStdout(), deviceInfo(d))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provisioned SL%d PlayReady %s device in %s (backend %s)\n", o.sl, d.Version, o.dir, d.Backend())
+			fmt.Fprintf(cmd.OutOrStdout(), "provisioned SL%d PlayReady %s device in %s (backend %s)\n", d.TEE.SecurityLevel(), d.Version, o.dir, d.Backend())
 			return nil
 		},
 	}
@@ -103,6 +103,9 @@ type deviceInfoJSON struct {
 	StoredLicenses int      `json:"stored_licenses"`
 }
 
+// deviceInfo reports what the device's certificate backs: the level and
+// features are the leaf's, and ree.OpenDevice has refused a device.json
+// whose level, version or chain contradicts it (docs/protocol.md §5).
 func deviceInfo(d *ree.Device) deviceInfoJSON {
 	info := deviceInfoJSON{Dir: d.Dir, Version: d.Version, SecurityLevel: d.TEE.SecurityLevel(), Backend: d.Backend(),
 		TPM: d.Backend() != "soft"}

@@ -1,0 +1,184 @@
+package ree_test
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/tee"
+	"github.com/prsim/prsim/wire/bcert"
+)
+
+// newDeviceDir provisions a closed soft device of p into a fresh directory.
+func newDeviceDir(t *testing.T, p *pki.PKI, sl uint32, version string) string {
+	t.Helper()
+	m, err := p.Model(sl)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "dev")
+	d, err := ree.NewDevice(dir, ree.NewDeviceOptions{Version: version, SecurityLevel: sl, Backend: "soft",
+		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader}, Roots: []ecc.Point{p.Root}})
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	return dir
+}
+
+func readDeviceJSON(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "device.json"))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m))
+	return m
+}
+
+func writeDeviceJSON(t *testing.T, dir string, m map[string]any) {
+	t.Helper()
+	raw, err := json.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "device.json"), raw, 0o600))
+}
+
+// editDevice applies edit to device.json in dir.
+func editDevice(t *testing.T, dir string, edit func(m, teeState map[string]any)) {
+	t.Helper()
+	m := readDeviceJSON(t, dir)
+	edit(m, m["tee"].(map[string]any))
+	writeDeviceJSON(t, dir, m)
+}
+
+// requireRefused checks that opening dir fails with a state error that
+// names dir's device.json, says what differs and carries no DRM code.
+func requireRefused(t *testing.T, dir, field string, says ...string) {
+	t.Helper()
+	d, err := ree.OpenDevice(dir)
+	require.Nil(t, d)
+	require.Error(t, err)
+	var se *ree.DeviceStateError
+	require.True(t, errors.As(err, &se), "%v", err)
+	require.Equal(t, dir, se.Dir)
+	require.ErrorIs(t, err, tee.ErrStateMismatch)
+	var me *tee.StateMismatchError
+	require.True(t, errors.As(err, &me))
+	require.Equal(t, field, me.Field)
+	_, coded := drm.CodeOf(err)
+	require.False(t, coded, "%v", err)
+	require.Contains(t, err.Error(), filepath.Join(dir, "device.json"))
+	for _, s := range says {
+		require.Contains(t, err.Error(), s)
+	}
+}
+
+// The attack: device.json's security_level raised from 2000 (or 150) to
+// 3000, or to 99999. Before, OpenDevice reported the edited level and the
+// TEE bound SL3000 licenses; now it refuses the directory.
+func TestOpenDeviceRefusesEditedSecurityLevel(t *testing.T) {
+	p := testPKI()
+	for _, c := range []struct{ from, to float64 }{{2000, 3000}, {2000, 99999}, {150, 3000}, {3000, 2000}} {
+		dir := newDeviceDir(t, p, uint32(c.from), "4.5")
+		editDevice(t, dir, func(_, st map[string]any) {
+			require.Equal(t, c.from, st["security_level"])
+			st["security_level"] = c.to
+		})
+		requireRefused(t, dir, "security_level",
+			"security_level "+jsonNum(c.to)+" does not match the device certificate's "+jsonNum(c.from))
+	}
+
+	// Untouched, the same kind of device opens at its certificate's level.
+	dir := newDeviceDir(t, p, 2000, "4.5")
+	d, err := ree.OpenDevice(dir)
+	require.NoError(t, err)
+	defer d.Close()
+	require.Equal(t, uint32(2000), d.TEE.SecurityLevel())
+	require.Equal(t, "4.5", d.Version)
+	require.Equal(t, "4.5", d.TEE.Persona().Version)
+}
+
+// The PlayReady version is recorded in the leaf (SECURITY_VERSION) and
+// implied by its features: an edited version is refused.
+func TestOpenDeviceRefusesEditedVersion(t *testing.T) {
+	p := testPKI()
+	for _, c := range []struct{ from, to, says string }{
+		{"4.5", "4.3", "version 4.3 does not match the device certificate's 4.5"},
+		{"4.5", "2.0", "version 2.0 does not match the device certificate's 4.5"},
+		{"2.0", "4.5", "version 4.5 does not match the device certificate's 2.0"},
+		{"4.5", "9.9", "not a PlayReady version prsim knows"},
+	} {
+		dir := newDeviceDir(t, p, 2000, c.from)
+		editDevice(t, dir, func(m, _ map[string]any) { m["version"] = c.to })
+		requireRefused(t, dir, "version", c.says)
+	}
+}
+
+// A device provisioned before the leaf recorded its version has no
+// SECURITY_VERSION: the features still decide between 2.0 and later.
+func TestOpenDeviceLegacyLeafFeatures(t *testing.T) {
+	p := testPKI()
+	m, err := p.Model(2000)
+	require.NoError(t, err)
+	b, err := tee.OpenBackend("soft")
+	require.NoError(t, err)
+	td, err := tee.Provision(b, tee.ProvisionRequest{ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
+		Features: []uint32{bcert.FeatureSupportsCRLs}, Rand: rand.Reader}) // a 2.0 leaf, no version recorded
+	require.NoError(t, err)
+	require.Empty(t, td.Persona().Version)
+	st, err := json.Marshal(td.State())
+	require.NoError(t, err)
+	roots, err := json.Marshal([]ecc.Point{p.Root})
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		version string
+		ok      bool
+	}{{"2.0", true}, {"4.5", false}, {"3.0", false}} {
+		dir := t.TempDir()
+		writeDeviceJSON(t, dir, map[string]any{"format": 1, "version": c.version, "created": time.Now().UTC(),
+			"roots": json.RawMessage(roots), "tee": json.RawMessage(st)})
+		if c.ok {
+			d, err := ree.OpenDevice(dir)
+			require.NoError(t, err)
+			require.NoError(t, d.Close())
+			continue
+		}
+		requireRefused(t, dir, "version", "PlayReady "+c.version+" devices carry features [9,13], the device certificate carries [9]")
+	}
+}
+
+// Another device's chain (here of a higher level) in this device's
+// device.json names keys this TEE does not hold.
+func TestOpenDeviceRefusesSwappedChain(t *testing.T) {
+	p := testPKI()
+	low := newDeviceDir(t, p, 2000, "4.5")
+	high := newDeviceDir(t, p, 3000, "4.5")
+	hs := readDeviceJSON(t, high)["tee"].(map[string]any)
+	editDevice(t, low, func(_, st map[string]any) {
+		st["chain"] = hs["chain"]
+		st["security_level"] = hs["security_level"]
+	})
+	requireRefused(t, low, "chain", "not the device keys this TEE holds")
+}
+
+// The chain must end at one of the device's roots.
+func TestOpenDeviceRefusesForeignRoots(t *testing.T) {
+	p := testPKI()
+	other, err := pki.Generate(rand.Reader, time.Now())
+	require.NoError(t, err)
+	dir := newDeviceDir(t, p, 2000, "4.5")
+	foreign := readDeviceJSON(t, newDeviceDir(t, other, 2000, "4.5"))["roots"]
+	editDevice(t, dir, func(m, _ map[string]any) { m["roots"] = foreign })
+	requireRefused(t, dir, "roots", "does not end at any of the device's roots")
+}
+
+func jsonNum(f float64) string {
+	b, _ := json.Marshal(f)
+	return string(b)
+}
