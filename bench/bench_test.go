@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -416,6 +417,44 @@ func BenchmarkAcquireServer(b *testing.B) {
 	}
 }
 
+// amplifying is the attack of docs/protocol.md §4 (Limits): a signed
+// challenge whose header names 100 KIDs, with 2730 empty cfg groups, which
+// would yield 273,000 licenses. The reference server refuses it from its
+// counts, before any cryptography.
+func amplifying(tb testing.TB) ([]byte, string) {
+	tb.Helper()
+	h := &pro.Header{Version: pro.Version42, LAURL: laURL}
+	for i := range 100 {
+		id := ctrKID
+		id[15] = byte(i)
+		h.KIDs = append(h.KIDs, pro.KeyInfo{ID: id, AlgID: pro.AlgAESCTR})
+	}
+	return buildChallenge(tb, provision(tb, shared.soft), h), "?cfg=" + strings.TrimSuffix(strings.Repeat("(),", 2730), ",")
+}
+
+// refused serves a request the server must refuse with a fault.
+func refused(body []byte, query string) error {
+	req := httptest.NewRequest(http.MethodPost, "/rightsmanager.asmx"+query, bytes.NewReader(body))
+	req.Header.Set("Content-Type", soap.ContentType)
+	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)
+	rec := httptest.NewRecorder()
+	shared.server.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError {
+		return fmt.Errorf("server answered HTTP %d, want a 500 fault", rec.Code)
+	}
+	return nil
+}
+
+func BenchmarkAcquireServerRefused(b *testing.B) {
+	body, query := amplifying(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := refused(body, query); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkPlay(b *testing.B) {
 	p := newPlay(b)
 	ctx := context.Background()
@@ -481,6 +520,13 @@ func TestAcquireServer(t *testing.T) {
 
 	_, err = serve(body[:len(body)/2], "")
 	require.Error(t, err)
+}
+
+func TestAcquireServerRefused(t *testing.T) {
+	body, query := amplifying(t)
+	require.NoError(t, refused(body, query))
+	_, err := serve(body, "")
+	require.Error(t, err, "100 KIDs alone are over the bound too")
 }
 
 func TestProvision(t *testing.T) {

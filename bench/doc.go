@@ -16,6 +16,10 @@
 //     verification, and binding a canned persistent license in the TEE.
 //   - AcquireServer: the server's share alone: ServeHTTP on a pre-built
 //     challenge.
+//   - AcquireServerRefused: ServeHTTP on a signed challenge asking for
+//     273,000 licenses (100 KIDs × 2730 cfg groups), which the server
+//     refuses from its counts, before any cryptography (docs/protocol.md §4,
+//     Limits).
 //   - CryptoFloor/*: the raw crypto operations one acquisition needs, each
 //     alone and all together (CryptoFloor/total); see floor_test.go for the
 //     count. Acquire/CryptoFloor is the cost of everything that is not

@@ -42,11 +42,14 @@ const (
 	FamilyProtocol  = "protocol"
 	FamilyFaults    = "faults"
 	FamilyPlayback  = "playback"
+	// FamilyRobustness: hostile or abusive clients (amplifying requests,
+	// slow and idle connections) are bounded.
+	FamilyRobustness = "robustness"
 )
 
 // Families returns the scenario families in run order.
 func Families() []string {
-	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback}
+	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness}
 }
 
 // Profiles: how the runner asks the server for a policy.
@@ -82,6 +85,7 @@ func Scenarios() []Scenario {
 	all = append(all, protocolScenarios()...)
 	all = append(all, faultScenarios()...)
 	all = append(all, playbackScenarios()...)
+	all = append(all, robustnessScenarios()...)
 	return all
 }
 
@@ -110,6 +114,9 @@ type Options struct {
 	WorkDir string
 	// HTTP is the client for the server; nil = 60 s timeout.
 	HTTP *http.Client
+	// ConnWait is how long R3 and R4 wait for the server to close a slow
+	// or idle connection (real time, not Now); 0 = 20 s.
+	ConnWait time.Duration
 	// Now gives ClientTime and certificate check times; nil = time.Now.
 	Now func() time.Time
 	// Rand supplies content keys, KIDs, payloads and device keys where the
@@ -154,6 +161,9 @@ func (o *Options) check() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ConnWait <= 0 {
+		o.ConnWait = defaultConnWait
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader

@@ -30,7 +30,7 @@
 // # Adding scenarios
 //
 // Scenarios are rows of one table, one file per family (licensing.go,
-// protocol.go, faults.go, playback.go); a new family is a new file, a name in
+// protocol.go, faults.go, playback.go, robustness*.go); a new family is a new file, a name in
 // [Families] and its rows in [Scenarios]. A scenario's function gets an env
 // with devices by persona, the URL (with or without cfg) and the exchange
 // recorder.

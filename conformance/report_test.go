@@ -187,7 +187,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	require.Equal(t, rep.Summary.Skipped, countFromDOM(t, dom, "skipped"))
 	require.Equal(t, rep.Summary.Error, countFromDOM(t, dom, "error"))
 	require.Equal(t, 1, rep.Summary.Fail)
-	require.Equal(t, 3, rep.Summary.Skipped)
+	require.Equal(t, 4, rep.Summary.Skipped) // L3, L7, F6, R1
 
 	// Failures first: P1 is the first scenario row.
 	rows := regexp.MustCompile(`<tr id="scenario-([A-Z][0-9]+)"`).FindAllStringSubmatch(dom, -1)
@@ -222,7 +222,10 @@ func TestServerCertOption(t *testing.T) {
 		}
 		srv.ServeHTTP(w, r)
 	})
-	hs := httptest.NewServer(hidden)
+	hs := httptest.NewUnstartedServer(hidden)
+	// Short timeouts, as the reference server's in f.server, for R3 and R4.
+	hs.Config.ReadHeaderTimeout, hs.Config.IdleTimeout = 200*time.Millisecond, 300*time.Millisecond
+	hs.Start()
 	t.Cleanup(hs.Close)
 	u := hs.URL + "/rightsmanager.asmx"
 
@@ -279,6 +282,7 @@ func ExampleScenarios() {
 	// protocol: P1 P2 P3 P4 P5 P6
 	// faults: F1 F2 F3 F4 F5 F6 F7
 	// playback: B1 B2
+	// robustness: R1 R2 R3 R4
 }
 
 // Content keys travel in the cfg query; a report never shows them, not even

@@ -22,6 +22,9 @@ const (
 	DefectAcceptUntrustedRoot    Defect = "accept-untrusted-root"
 	DefectFaultAs200             Defect = "fault-as-200"
 	DefectIgnoreLicenseRequested Defect = "ignore-license-requested"
+	DefectIssueAboveCertSL       Defect = "issue-above-cert-sl"
+	DefectNoLimits               Defect = "no-limits"
+	DefectNoTimeouts             Defect = "no-timeouts"
 )
 
 // defects lists every defect in documentation order with what it breaks.
@@ -39,6 +42,9 @@ var defects = [...]struct {
 	{DefectAcceptUntrustedRoot, "a device chain is accepted whatever root it ends at (the rest of the chain is still checked)"},
 	{DefectFaultAs200, "SOAP faults are sent with HTTP 200 instead of 500"},
 	{DefectIgnoreLicenseRequested, `licenses are issued even when the header says LICENSEREQUESTED="false"`},
+	{DefectIssueAboveCertSL, "a license whose cfg sl: is above the device certificate's security level is issued instead of refused (the device must still refuse to bind it)"},
+	{DefectNoLimits, "licenses per response, cfg groups and header KIDs are not bounded: one request yields groups x KIDs licenses"},
+	{DefectNoTimeouts, "connections have no read, write or idle timeout: slow and idle clients hold them forever"},
 }
 
 // Defects returns every defect name, in a fixed order.

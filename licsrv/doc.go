@@ -23,9 +23,19 @@
 // verify"), or how far the client clock is off and the window. Quoted values
 // are truncated to 64 bytes and anything outside printable ASCII becomes '?'.
 // Faults never carry request bytes, key material or stack traces; an
-// internal error says only "internal server error". A body over [MaxBody]
-// gets a fault too, after the server has drained it (up to a bound) so the
-// client reads the reply instead of a reset.
+// internal error says only "internal server error". A body over
+// [Limits.MaxBody] gets a fault too, after the server has drained it (up to
+// a bound) so the client reads the reply instead of a reset.
+//
+// # Limits
+//
+// [Config.Limits] bounds what one request or client can make the server do:
+// the body, the cfg length and groups, the header KIDs and the licenses of
+// one response (counted before the challenge's signature is checked or any
+// license built; a request over a bound gets a fault naming the bound and
+// the prsim server flag), the size of issued.jsonl, and, through
+// [Server.Serve], open connections and read, write and idle timeouts.
+// Serve is the one place the HTTP server is built.
 //
 // # Logging
 //

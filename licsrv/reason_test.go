@@ -273,7 +273,7 @@ func TestHugeBodyGetsFault(t *testing.T) {
 		fault, err := soap.ParseFault(body)
 		require.NoError(t, err)
 		require.Equal(t, drm.ErrServerInvalidMessage, fault.Code)
-		require.Equal(t, "request body is larger than 1048576 bytes", fault.Message)
+		require.Equal(t, "request body is larger than 1048576 bytes (--max-body)", fault.Message)
 	}
 	// A plain client that writes the whole body before it reads anything
 	// (Go's client reads early; many do not) gets the fault too.

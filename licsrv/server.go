@@ -32,11 +32,10 @@ import (
 // CertPath is where the server publishes its certificate chain.
 const CertPath = "/prsim/server-cert"
 
-// MaxBody is the largest request body the server reads. A larger body gets
-// a DRM_E_SERVER_INVALID_MESSAGE fault; the server first reads and
-// discards up to maxDrain more bytes, so a client still sending its body
-// receives the fault rather than a connection reset.
-const MaxBody = 1 << 20
+// A body over Limits.MaxBody gets a DRM_E_SERVER_INVALID_MESSAGE fault; the
+// server first reads and discards up to maxDrain more bytes (within
+// ReadTimeout), so a client still sending its body receives the fault
+// rather than a connection reset.
 
 // maxDrain bounds how much of an oversized body is discarded before the
 // fault is sent; beyond it the connection is closed after the reply.
@@ -64,6 +63,8 @@ type Config struct {
 	// Log receives one record per request (see the package doc); nil =
 	// discard.
 	Log *slog.Logger
+	// Limits bound requests and connections; zero fields take defaults.
+	Limits Limits
 }
 
 // Server is an http.Handler.
@@ -73,6 +74,8 @@ type Server struct {
 	encD    []byte
 	defects defectSet
 	mu      sync.Mutex // serialises issued.jsonl appends
+	http    *http.Server
+	conns   *connLimiter
 }
 
 // New validates the configuration.
@@ -93,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	defects, err := newDefectSet(cfg.Defects)
 	if err != nil {
+		return nil, err
+	}
+	if cfg.Limits, err = cfg.Limits.withDefaults(); err != nil {
 		return nil, err
 	}
 	cfg.Defects = slices.Clone(cfg.Defects)
@@ -117,7 +123,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, errors.New("licsrv: bad encryption key")
 	}
-	return &Server{cfg: cfg, signer: signer{key: cfg.SignKey, pub: sp, rand: cfg.Rand}, encD: d, defects: defects}, nil
+	s := &Server{cfg: cfg, signer: signer{key: cfg.SignKey, pub: sp, rand: cfg.Rand}, encD: d, defects: defects,
+		conns: newConnLimiter(cfg.Limits.MaxConns)}
+	s.http = s.newHTTPServer()
+	return s, nil
 }
 
 type signer struct {
@@ -230,16 +239,17 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request, ev *event) {
 				ev.reason = internalReason + " (recovered from a panic)"
 			}
 		}()
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		maxBody := s.cfg.Limits.MaxBody
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
 			return fault(drm.ErrServerInvalidMessage, "request body could not be read")
 		}
-		if len(body) > MaxBody {
+		if int64(len(body)) > maxBody {
 			// Drain what the client is still sending so that it reads the
 			// fault; past maxDrain the connection is dropped after it.
 			_, _ = io.CopyN(io.Discard, r.Body, maxDrain)
 			w.Header().Set("Connection", "close")
-			return fault(drm.ErrServerInvalidMessage, fmt.Sprintf("request body is larger than %d bytes", MaxBody))
+			return fault(drm.ErrServerInvalidMessage, fmt.Sprintf("request body is larger than %d bytes (--max-body)", maxBody))
 		}
 		if len(body) == 0 {
 			return fault(drm.ErrServerInvalidMessage, "request body is empty")
@@ -293,10 +303,19 @@ type request struct {
 	header *pro.Header
 }
 
-func (s *Server) verify(body []byte, ev *event) (*request, error) {
+// verify checks the challenge. bound, if not nil, sees the content header
+// as soon as the challenge parses, before any cryptographic check, and may
+// refuse it (a header that does not parse is refused later, in order).
+func (s *Server) verify(body []byte, ev *event, bound func(*pro.Header) error) (*request, error) {
 	ch, err := soap.ParseChallenge(body)
 	if err != nil {
 		return nil, fault(codeOr(err, drm.ErrServerInvalidMessage), "malformed challenge: "+libReason(err))
+	}
+	h, herr := pro.ParseHeaderXML(ch.ContentHeader)
+	if herr == nil && bound != nil {
+		if err := bound(h); err != nil {
+			return nil, err
+		}
 	}
 	data, err := ch.DecryptData(func(ct ecc.Ciphertext) (ecc.Point, error) { return ecc.Decrypt(s.encD, ct) })
 	if err != nil {
@@ -334,9 +353,8 @@ func (s *Server) verify(body []byte, ev *event) (*request, error) {
 			return nil, fault(c, reason)
 		}
 	}
-	h, err := pro.ParseHeaderXML(ch.ContentHeader)
-	if err != nil {
-		return nil, fault(drm.ErrServerInvalidMessage, "content header invalid: "+libReason(err))
+	if herr != nil {
+		return nil, fault(drm.ErrServerInvalidMessage, "content header invalid: "+libReason(herr))
 	}
 	return &request{ch: ch, data: data, chain: chain, leaf: leaf, header: h}, nil
 }
@@ -364,20 +382,27 @@ func codeOr(err error, def drm.Code) drm.Code {
 
 func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error) {
 	// The cfg policy is read first only for its syntax: a bad cfg is the
-	// caller's error whatever the challenge.
+	// caller's error whatever the challenge. The bounds (limits.go) come
+	// before the work they bound.
 	groups := [][]node{{}}
 	if raw, ok, err := cfgFromQuery(r.URL.RawQuery); err != nil {
 		return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
 	} else if ok {
+		if err := s.checkCfgLen(raw); err != nil {
+			return nil, err
+		}
 		if groups, err = parseCfg(raw); err != nil {
 			return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
+		}
+		if err := s.checkCfgGroups(len(groups)); err != nil {
+			return nil, err
 		}
 	}
 	pols, err := policies(groups)
 	if err != nil {
 		return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
 	}
-	req, err := s.verify(body, ev)
+	req, err := s.verify(body, ev, func(h *pro.Header) error { return s.checkAmplification(pols, h) })
 	if err != nil {
 		return nil, err
 	}
@@ -410,6 +435,11 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		case p.ClientInfo:
 			f := soap.Fault{Code: drm.ErrServerServiceSpecific, Message: "client info requested by cfg msg:clientinfo", CustomData: clientInfo(req)}
 			return nil, &faultError{f}
+		case uint32(p.SL) > req.leaf.Basic().SecurityLevel && !s.defects[DefectIgnoreSL] && !s.defects[DefectIssueAboveCertSL]:
+			// A license the device cannot bind is refused here, with the
+			// code the device would give (docs/formats/policies-and-outputs.md §1).
+			return nil, fault(drm.ErrDeviceSecurityLevelTooLow, fmt.Sprintf("cfg sl:%d is above the device certificate's security level %d",
+				p.SL, req.leaf.Basic().SecurityLevel))
 		}
 	}
 	var licenses [][]byte
@@ -662,7 +692,15 @@ func (s *Server) record(recs []issuedRecord) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := os.OpenFile(filepath.Join(s.cfg.DataDir, "issued.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	path := filepath.Join(s.cfg.DataDir, "issued.jsonl")
+	// Past MaxIssuedBytes the file becomes issued.jsonl.1 (one old
+	// generation kept), so the log's disk use stays bounded.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 && fi.Size()+int64(buf.Len()) > s.cfg.Limits.MaxIssuedBytes {
+		if err := os.Rename(path, path+".1"); err != nil {
+			return fmt.Errorf("cannot rotate the issued-license log: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("cannot record issued licenses: %w", err)
 	}

@@ -27,6 +27,7 @@ type serverOptions struct {
 	defects   []string
 	logLevel  string
 	logFormat string
+	limits    licsrv.Limits
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -38,6 +39,18 @@ func (o *serverOptions) addFlags(c *cobra.Command) {
 	f.StringArrayVar(&o.defects, "defect", nil, "inject a known bug, for testing clients and conformance suites (repeatable): "+defectList())
 	f.StringVar(&o.logLevel, "log-level", "info", "request log level on stderr: debug, info, warn (faults) or error (internal errors)")
 	f.StringVar(&o.logFormat, "log-format", "text", "request log format on stderr: text or json")
+	l := &o.limits
+	f.Int64Var(&l.MaxBody, "max-body", licsrv.DefaultMaxBody, "largest request body in bytes (larger: fault DRM_E_SERVER_INVALID_MESSAGE)")
+	f.IntVar(&l.MaxLicenses, "max-licenses", licsrv.DefaultMaxLicenses, "most licenses in one response, counted before any is built (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
+	f.IntVar(&l.MaxCfgGroups, "max-cfg-groups", licsrv.DefaultMaxCfgGroups, "most cfg bracket groups in one request (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
+	f.IntVar(&l.MaxCfgBytes, "max-cfg-bytes", licsrv.DefaultMaxCfgBytes, fmt.Sprintf("longest cfg value in bytes, at most %d (longer: fault DRM_E_SERVER_INVALID_MESSAGE)", licsrv.DefaultMaxCfgBytes))
+	f.IntVar(&l.MaxHeaderKIDs, "max-header-kids", licsrv.DefaultMaxHeaderKIDs, "most KIDs in the content header (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
+	f.Int64Var(&l.MaxIssuedBytes, "max-issued-bytes", licsrv.DefaultMaxIssuedBytes, "size past which DATA/issued.jsonl is renamed to issued.jsonl.1 (one old generation kept)")
+	f.IntVar(&l.MaxConns, "max-conns", licsrv.DefaultMaxConns, "most open connections; at the cap the longest-idle keep-alive connection is closed, else new clients wait")
+	f.DurationVar(&l.ReadHeaderTimeout, "read-header-timeout", licsrv.DefaultReadHeaderTimeout, "time allowed to read a request header")
+	f.DurationVar(&l.ReadTimeout, "read-timeout", licsrv.DefaultReadTimeout, "time allowed to read a whole request, body included")
+	f.DurationVar(&l.WriteTimeout, "write-timeout", licsrv.DefaultWriteTimeout, "time allowed to handle a request and write the answer")
+	f.DurationVar(&l.IdleTimeout, "idle-timeout", licsrv.DefaultIdleTimeout, "time a keep-alive connection may wait for its next request")
 	_ = c.MarkFlagRequired("pki")
 	_ = c.MarkFlagRequired("data")
 }
@@ -95,7 +108,9 @@ func newServerCmd() *cobra.Command {
 		Short: "Run the reference license server (POST /rightsmanager.asmx, GET /prsim/server-cert)",
 		Long: "Run the reference license server. It logs one line per request to stderr (method, path, action, outcome " +
 			"ok|fault|notfound, HTTP status, DRM code, reason, duration, device certificate digest, licenses issued); the " +
-			"query string and key material are never logged. --defect makes it misbehave on purpose, so a client or a " +
+			"query string and key material are never logged. The --max-* and --*-timeout limits bound what one request or " +
+			"client can make it do: a request over a bound gets a SOAP fault naming the bound, its value and the flag; slow " +
+			"and idle connections are closed. --defect makes it misbehave on purpose, so a client or a " +
 			"conformance suite can be seen to catch the bug:\n\n" + defectHelp(),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -114,8 +129,32 @@ func defectHelp() string {
 	return b.String()
 }
 
+// checkLimits refuses a limit flag that is not positive (the library would
+// read 0 as its default, which the flag already shows).
+func (o *serverOptions) checkLimits() error {
+	l := o.limits
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"max-body", l.MaxBody}, {"max-licenses", int64(l.MaxLicenses)}, {"max-cfg-groups", int64(l.MaxCfgGroups)},
+		{"max-cfg-bytes", int64(l.MaxCfgBytes)}, {"max-header-kids", int64(l.MaxHeaderKIDs)},
+		{"max-issued-bytes", l.MaxIssuedBytes}, {"max-conns", int64(l.MaxConns)},
+		{"read-header-timeout", int64(l.ReadHeaderTimeout)}, {"read-timeout", int64(l.ReadTimeout)},
+		{"write-timeout", int64(l.WriteTimeout)}, {"idle-timeout", int64(l.IdleTimeout)},
+	} {
+		if f.v <= 0 {
+			return usagef("--%s must be positive", f.name)
+		}
+	}
+	if l.MaxCfgBytes > licsrv.DefaultMaxCfgBytes {
+		return usagef("--max-cfg-bytes %d: at most %d", l.MaxCfgBytes, licsrv.DefaultMaxCfgBytes)
+	}
+	return nil
+}
+
 // newLicenseServer builds the reference server from a PKI directory.
-func newLicenseServer(p *pki.PKI, data string, log *slog.Logger, defects []licsrv.Defect) (*licsrv.Server, error) {
+func newLicenseServer(p *pki.PKI, data string, log *slog.Logger, defects []licsrv.Defect, limits licsrv.Limits) (*licsrv.Server, error) {
 	return licsrv.New(licsrv.Config{
 		Chain:   p.Server.Chain,
 		SignKey: p.Server.SignKey,
@@ -124,6 +163,7 @@ func newLicenseServer(p *pki.PKI, data string, log *slog.Logger, defects []licsr
 		DataDir: data,
 		Log:     log,
 		Defects: defects,
+		Limits:  limits,
 	})
 }
 
@@ -136,11 +176,14 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkLimits(); err != nil {
+		return err
+	}
 	p, err := pki.Load(o.pki)
 	if err != nil {
 		return err
 	}
-	srv, err := newLicenseServer(p, o.data, log, defects)
+	srv, err := newLicenseServer(p, o.data, log, defects, o.limits)
 	if err != nil {
 		return err
 	}
@@ -161,11 +204,8 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		}
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "prsim license server listening on %s (POST %s/rightsmanager.asmx)\n", url, url)
-	// ReadTimeout bounds a slow client, including one whose oversized
-	// body the server drains before replying.
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -173,7 +213,7 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,6 +47,9 @@ func TestServerFlagsRejected(t *testing.T) {
 		{[]string{"--defect", "no-such-bug"}, "no-nonce-echo, unsigned-response"},
 		{[]string{"--log-level", "loud"}, "want debug, info, warn or error"},
 		{[]string{"--log-format", "xml"}, "want text or json"},
+		{[]string{"--max-licenses", "0"}, "--max-licenses must be positive"},
+		{[]string{"--idle-timeout", "-1s"}, "--idle-timeout must be positive"},
+		{[]string{"--max-cfg-bytes", "9000"}, "--max-cfg-bytes 9000: at most 8192"},
 	} {
 		var stderr bytes.Buffer
 		args := append([]string{"server", "--pki", filepath.Join(dir, "missing"), "--data", dir}, c.args...)
@@ -112,4 +116,52 @@ func TestServerLogsOneLinePerRequest(t *testing.T) {
 	require.Contains(t, rec, "duration")
 	require.NotContains(t, stderr.String(), "TtuJBM2", "the cfg is never logged")
 	require.Contains(t, stderr.String(), "defects injected")
+}
+
+// The limit flags reach the server: a cfg over --max-cfg-groups gets the
+// fault naming the flag, and an idle connection is closed after
+// --idle-timeout.
+func TestServerLimitFlags(t *testing.T) {
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	require.Equal(t, ExitOK, Main(context.Background(), []string{"pki", "init", "--dir", pkiDir}, io.Discard, io.Discard))
+	ready := filepath.Join(dir, "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"), "--ready-file", ready,
+			"--max-cfg-groups", "1", "--idle-timeout", "100ms"}, io.Discard, stderr)
+	}()
+	defer func() {
+		cancel()
+		require.Equal(t, ExitOK, <-done, stderr.String())
+	}()
+	var base []byte
+	require.Eventually(t, func() bool {
+		var err error
+		base, err = os.ReadFile(ready)
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+
+	// The cfg bound is checked before the challenge is even parsed.
+	env := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><AcquireLicense xmlns="http://schemas.microsoft.com/DRM/2007/03/protocols"/></soap:Body></soap:Envelope>`
+	resp, err := http.Post(string(base)+"/rightsmanager.asmx?cfg=(),()", soap.ContentType, strings.NewReader(env))
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	f, err := soap.ParseFault(body)
+	require.NoError(t, err)
+	require.Equal(t, drm.ErrServerMaximumLicenseIDExceeded, f.Code)
+	require.Equal(t, "cfg has 2 groups; limit 1 (--max-cfg-groups)", f.Message)
+
+	c, err := net.Dial("tcp", strings.TrimPrefix(string(base), "http://"))
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET /prsim/server-cert HTTP/1.1\r\nHost: x\r\n\r\n")
+	require.NoError(t, err)
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.Copy(io.Discard, c) // the response, then EOF when the server closes
+	require.NoError(t, err, "the server closed the idle connection")
 }

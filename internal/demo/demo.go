@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -88,7 +87,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// 2. Server.
 	srv, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, DataDir: filepath.Join(dir, "server")})
+		Roots: []ecc.Point{p.Root}, DataDir: filepath.Join(dir, "server"), Limits: demoLimits()})
 	if err != nil {
 		return err
 	}
@@ -96,9 +95,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 	laURL := base + "/rightsmanager.asmx"
 	n.say("Started the reference license server on %s (AcquireLicense; certificate at %s%s).", laURL, base, licsrv.CertPath)
@@ -226,14 +224,19 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The reference server refuses a level above the device certificate's;
+	// a server that issues it anyway meets the TEE's own refusal.
 	res, err := dev2.Client.Acquire(ctx, hdrs[0], laURL+"?cfg=(sl:3000)")
-	if err != nil {
+	switch {
+	case errors.Is(err, drm.ErrDeviceSecurityLevelTooLow):
+		n.say("An SL2000 software device asked for an SL3000 license and the server refused it: %v.", drm.ErrDeviceSecurityLevelTooLow)
+	case err != nil:
 		return err
-	}
-	if len(res) == 0 || !errors.Is(res[0].Err, drm.ErrDeviceSecurityLevelTooLow) {
+	case len(res) == 0 || !errors.Is(res[0].Err, drm.ErrDeviceSecurityLevelTooLow):
 		return fmt.Errorf("demo: an SL2000 device bound an SL3000 license")
+	default:
+		n.say("An SL2000 software device received an SL3000 license and its TEE refused to bind it: %v.", drm.ErrDeviceSecurityLevelTooLow)
 	}
-	n.say("An SL2000 software device received an SL3000 license and its TEE refused to bind it: %v.", drm.ErrDeviceSecurityLevelTooLow)
 
 	// 8. The main job: the conformance suite, against the clean server and
 	// against one with a known bug injected.
@@ -258,7 +261,7 @@ func conform(ctx context.Context, n *narrator, p *pki.PKI, pkiDir, laURL, work s
 		return errors.New("demo: the reference server failed its own conformance suite")
 	}
 	bad, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, Defects: []licsrv.Defect{licsrv.DefectIgnoreSL}})
+		Roots: []ecc.Point{p.Root}, Defects: []licsrv.Defect{licsrv.DefectIgnoreSL}, Limits: demoLimits()})
 	if err != nil {
 		return err
 	}
@@ -266,9 +269,8 @@ func conform(ctx context.Context, n *narrator, p *pki.PKI, pkiDir, laURL, work s
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: bad, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
+	go func() { _ = bad.Serve(ln) }()
+	defer bad.Close()
 	badURL := "http://" + ln.Addr().String() + "/rightsmanager.asmx"
 	rep, err = conformance.Run(ctx, conformance.Options{URL: badURL, PKIDir: pkiDir, WorkDir: filepath.Join(work, "ignore-sl")})
 	if err != nil {
@@ -287,6 +289,13 @@ func conform(ctx context.Context, n *narrator, p *pki.PKI, pkiDir, laURL, work s
 		return errors.New("demo: the conformance suite did not catch the ignore-sl defect")
 	}
 	return nil
+}
+
+// demoLimits are the reference server's limits with short header and idle
+// timeouts, so that the conformance scenarios that wait for the server to
+// cut a slow or idle connection (R3, R4) take about a second each.
+func demoLimits() licsrv.Limits {
+	return licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second}
 }
 
 func sameSamples(got, want [][]byte) error {
