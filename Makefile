@@ -1,4 +1,4 @@
-# prsim — see README.md. Targets: demo, test, install, bench, fuzz, lint, build.
+# prsim — see README.md. Targets: demo, test, install, bench, fuzz, soak, lint, build.
 
 # Go 1.26 is expected in /usr/local/go (README); a fresh root shell may not
 # have it on PATH yet. A go already on PATH wins.
@@ -8,12 +8,13 @@ endif
 
 GO       ?= go
 FUZZTIME ?= 10s
+SOAKTIME ?= 2m
 PREFIX   ?= /usr/local
 BIN      := bin/prsim
 TESTJSON := bin/test.json
 PKGS     ?= ./...
 
-.PHONY: all build demo test install bench fuzz lint setup clean
+.PHONY: all build demo test install bench fuzz soak lint setup clean
 
 all: build
 
@@ -51,9 +52,18 @@ bench:
 	$(GO) run ./bench/benchjson < bench/bench.txt > bench/results.json
 	@cat bench/results.json
 
-# Every fuzz target for FUZZTIME each, from its committed seeds.
+# Every fuzz target for FUZZTIME each, from its committed seeds; ends with a
+# table of executions per second (FUZZ_STRICT=1 fails a target below
+# 1,000/s).
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+# The hostile-input suite in its long mode (PRSIM_SOAK=1: many more damaged
+# stores, mutated challenges, cfg strings, MPDs, segments and device
+# directories than make test runs), then every fuzz target for SOAKTIME.
+soak:
+	PRSIM_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'Hostile|Damaged' $(PKGS)
+	FUZZTIME=$(SOAKTIME) bash scripts/fuzz.sh
 
 lint:
 	$(GO) mod tidy -diff

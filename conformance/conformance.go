@@ -157,7 +157,14 @@ func (o *Options) check() error {
 		o.TPM = "soft"
 	}
 	if o.HTTP == nil {
-		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+		// A fresh connection per request: a server's idle timeout may close a
+		// kept-alive connection just as the runner posts on it, and a POST is
+		// not retried, so connection reuse would turn the server's (correct)
+		// timeouts into spurious scenario errors. R4 tests keep-alive itself
+		// on its own connection.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DisableKeepAlives = true
+		o.HTTP = &http.Client{Timeout: 60 * time.Second, Transport: tr}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -8,16 +8,31 @@
 // edited) and are fuzzed.
 //
 // Integrity MAC and TPM-counter rollback detection (docs/architecture.md) are not yet
-// applied: today the store trusts its file.
+// applied: today the store trusts its file for content, but not for
+// structure.
+//
+// # Damaged files
+//
+// bbolt maps the file and follows its page ids and offsets without bounds
+// checks, so a truncated or edited file could crash the process. Open first
+// checks the whole structure bbolt will follow (validate.go) with ordinary
+// bounds-checked reads, then every operation runs with faults turned into
+// panics (runtime/debug.SetPanicOnFault) and panics recovered. Any of these
+// failures is a [DamagedError] (errors.Is [ErrDamaged]) naming the file; the
+// store is closed and refuses further use, since a panic inside a bbolt
+// transaction can leave its locks held.
 package store
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/prsim/prsim/wire/kid"
 )
@@ -27,38 +42,156 @@ var (
 	bucketServers  = []byte("servers")
 )
 
-// ErrCorrupt is returned for a record that does not decode.
-var ErrCorrupt = errors.New("store: corrupt record")
+var (
+	// ErrCorrupt is returned (inside a [DamagedError]) for a record that
+	// does not decode.
+	ErrCorrupt = errors.New("store: corrupt record")
+	// ErrDamaged is returned (as a [DamagedError]) when the store file is
+	// damaged; the store is then closed.
+	ErrDamaged = errors.New("store: damaged")
+	// ErrClosed is returned by operations on a closed store.
+	ErrClosed = errors.New("store: closed")
+)
+
+// DamagedError reports a damaged store file: its path, why, and what to do.
+// It matches [ErrDamaged] and its cause with errors.Is.
+type DamagedError struct {
+	Path   string
+	Reason error // structural; never the file's bytes
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%s is damaged (%v): move it away and re-acquire persistent licenses; "+
+		"the device keys are in device.json and are not affected", e.Path, e.Reason)
+}
+
+// Unwrap returns ErrDamaged and the reason.
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Reason} }
 
 // Store is an open device store. It is safe for concurrent use; a second
 // process opening the same file waits up to the lock timeout.
 type Store struct {
-	db *bolt.DB
+	path string
+
+	mu      sync.RWMutex // write-held only to record damage or close
+	db      *bolt.DB     // nil once closed
+	damaged error        // set once: every later call returns it
 }
 
-// Open opens or creates the store file.
+// Open opens or creates the store file. A damaged file gives a
+// [DamagedError].
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("store: failed to open: %w", err)
+	if err := validateFile(path); err != nil {
+		return nil, &DamagedError{Path: path, Reason: err}
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLicenses, bucketServers} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+	var db *bolt.DB
+	err := guard(func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Second})
+		if err != nil {
+			if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+				return errDamagedCause{err}
+			}
+			return fmt.Errorf("store: failed to open %s: %w", path, err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketLicenses, bucketServers} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return errDamagedCause{err}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			db.Close()
+			db = nil
+			var dc errDamagedCause
+			if !errors.As(err, &dc) {
+				return fmt.Errorf("store: failed to initialise %s: %w", path, err)
 			}
 		}
-		return nil
+		return err
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: failed to initialise: %w", err)
+	var dc errDamagedCause
+	if errors.As(err, &dc) {
+		if db != nil {
+			// A panic may have left bbolt's locks held: close without
+			// waiting for them.
+			go db.Close() //nolint:errcheck // best effort on a damaged file
+		}
+		return nil, &DamagedError{Path: path, Reason: dc.error}
 	}
-	return &Store{db: db}, nil
+	if err != nil {
+		return nil, err
+	}
+	return &Store{path: path, db: db}, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file. Closing a damaged store (already closed) returns
+// nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// errDamagedCause marks an error from inside a guarded operation as damage.
+type errDamagedCause struct{ error }
+
+// guard runs fn with memory faults turned into panics and panics into
+// damage: bbolt reads the mapped file without bounds checks and asserts its
+// invariants with panics. The panic value is not kept: it may quote bytes of
+// the file.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(interface{ Addr() uintptr }); ok {
+				err = errDamagedCause{errors.New("a read outside the file")}
+			} else {
+				err = errDamagedCause{errors.New("the database engine found it inconsistent")}
+			}
+		}
+	}()
+	return fn()
+}
+
+// do runs one store operation: refused after damage or close; damage found
+// now closes the store.
+func (s *Store) do(fn func(db *bolt.DB) error) error {
+	s.mu.RLock()
+	db, damaged := s.db, s.damaged
+	var err error
+	switch {
+	case damaged != nil:
+		err = damaged
+	case db == nil:
+		err = ErrClosed
+	default:
+		err = guard(func() error { return fn(db) })
+	}
+	s.mu.RUnlock()
+	var dc errDamagedCause
+	if !errors.As(err, &dc) {
+		return err
+	}
+	derr := &DamagedError{Path: s.path, Reason: dc.error}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.damaged == nil {
+		s.damaged = derr
+		if s.db != nil {
+			go s.db.Close() //nolint:errcheck // may block on locks a panic left held
+			s.db = nil
+		}
+	}
+	return s.damaged
+}
 
 // License is a stored persistent license: the XMR bytes as received (the
 // content key inside stays ElGamal-encrypted to the device key).
@@ -69,7 +202,12 @@ type License struct {
 	XMR    []byte
 }
 
-const recordVersion = 1
+const (
+	recordVersion = 1
+	// maxXMR bounds a stored license (an XMR license is a few kilobytes),
+	// so that decoding an edited record allocates a bounded amount.
+	maxXMR = 1 << 20
+)
 
 // encode: version u8 | KID 16 | LID 16 | stored unix-nanos i64 BE | XMR.
 func (l *License) encode() []byte {
@@ -82,7 +220,7 @@ func (l *License) encode() []byte {
 }
 
 func decodeLicense(b []byte) (*License, error) {
-	if len(b) < 41 || b[0] != recordVersion {
+	if len(b) < 41 || len(b) > 41+maxXMR || b[0] != recordVersion {
 		return nil, ErrCorrupt
 	}
 	l := &License{
@@ -101,15 +239,22 @@ func licenseKey(id kid.ID, lid [16]byte) []byte {
 // PutLicense stores (or replaces) a license; it is durable when PutLicense
 // returns.
 func (s *Store) PutLicense(l License) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLicenses).Put(licenseKey(l.KID, l.LID), l.encode())
+	if len(l.XMR) > maxXMR {
+		return fmt.Errorf("store: a license of %d bytes is larger than the %d a store keeps", len(l.XMR), maxXMR)
+	}
+	return s.do(func(db *bolt.DB) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			return bucket(tx, bucketLicenses).Put(licenseKey(l.KID, l.LID), l.encode())
+		})
 	})
 }
 
 // DeleteLicense removes a license; deleting a missing one is not an error.
 func (s *Store) DeleteLicense(id kid.ID, lid [16]byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLicenses).Delete(licenseKey(id, lid))
+	return s.do(func(db *bolt.DB) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			return bucket(tx, bucketLicenses).Delete(licenseKey(id, lid))
+		})
 	})
 }
 
@@ -121,18 +266,28 @@ func (s *Store) LicensesFor(id kid.ID) ([]License, error) { return s.scan(id[:])
 
 func (s *Store) scan(prefix []byte) ([]License, error) {
 	var out []License
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketLicenses).Cursor()
-		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
-			l, err := decodeLicense(v)
-			if err != nil {
-				return err
+	err := s.do(func(db *bolt.DB) error {
+		out = nil
+		return db.View(func(tx *bolt.Tx) error {
+			c := bucket(tx, bucketLicenses).Cursor()
+			for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+				l, err := decodeLicense(v)
+				if err != nil {
+					return errDamagedCause{err}
+				}
+				// An edited file could file a record under another KID.
+				if string(k) != string(licenseKey(l.KID, l.LID)) {
+					return errDamagedCause{fmt.Errorf("%w: filed under another key", ErrCorrupt)}
+				}
+				out = append(out, *l)
 			}
-			out = append(out, *l)
-		}
-		return nil
+			return nil
+		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func hasPrefix(k, p []byte) bool {
@@ -142,19 +297,36 @@ func hasPrefix(k, p []byte) bool {
 // PutServerCert caches a license server's certificate chain by origin
 // (scheme://host:port).
 func (s *Store) PutServerCert(origin string, chain []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketServers).Put([]byte(origin), chain)
+	return s.do(func(db *bolt.DB) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			return bucket(tx, bucketServers).Put([]byte(origin), chain)
+		})
 	})
 }
 
 // ServerCert returns a cached chain, or nil.
 func (s *Store) ServerCert(origin string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketServers).Get([]byte(origin)); v != nil {
-			out = append([]byte(nil), v...)
-		}
-		return nil
+	err := s.do(func(db *bolt.DB) error {
+		return db.View(func(tx *bolt.Tx) error {
+			if v := bucket(tx, bucketServers).Get([]byte(origin)); v != nil {
+				out = append([]byte(nil), v...)
+			}
+			return nil
+		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// bucket returns one of the buckets Open created; one missing since (the
+// file was edited under an open store) is damage, via guard.
+func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	if b == nil {
+		panic("store: bucket missing")
+	}
+	return b
 }
