@@ -224,7 +224,7 @@ func TestServerCertOption(t *testing.T) {
 	})
 	hs := httptest.NewUnstartedServer(hidden)
 	// Short timeouts, as the reference server's in f.server, for R3 and R4.
-	hs.Config.ReadHeaderTimeout, hs.Config.IdleTimeout = 200*time.Millisecond, 300*time.Millisecond
+	hs.Config.ReadHeaderTimeout, hs.Config.IdleTimeout = time.Second, time.Second
 	hs.Start()
 	t.Cleanup(hs.Close)
 	u := hs.URL + "/rightsmanager.asmx"
