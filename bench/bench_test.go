@@ -18,6 +18,7 @@ import (
 
 	"github.com/prsim/prsim/internal/demo"
 	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/internal/testmedia"
@@ -84,12 +85,12 @@ func TestMain(m *testing.M) {
 }
 
 func newEnv() (*env, error) {
-	p, err := pki.Generate(rand.Reader, time.Now())
+	fx, err := fixture.New(fixture.Options{})
 	if err != nil {
 		return nil, err
 	}
-	srv, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}})
+	p := fx.PKI
+	srv, err := fx.NewServer(licsrv.Config{})
 	if err != nil {
 		return nil, err
 	}

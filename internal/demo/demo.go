@@ -9,11 +9,9 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -22,9 +20,8 @@ import (
 
 	"github.com/prsim/prsim/conformance"
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/keyseed"
-	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/internal/testmedia"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
@@ -76,41 +73,23 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintln(o.Out, "prsim demo: a simulated PlayReady device, end to end on this machine")
 
 	// 1. PKI.
-	p, err := pki.Generate(rand.Reader, time.Now())
+	fx, err := fixture.New(fixture.Options{Dir: dir})
 	if err != nil {
-		return err
-	}
-	if err := p.Save(filepath.Join(dir, "pki")); err != nil {
 		return err
 	}
 	n.say("Made a test PKI (prsim's own root; no Microsoft key): root, SL150/2000/3000 model certificates, a license-server certificate and a CRL signer.")
 
 	// 2. Server.
-	srv, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, DataDir: filepath.Join(dir, "server"), Limits: demoLimits()})
+	srv, err := fx.StartServer(licsrv.Config{DataDir: filepath.Join(dir, "server"), Limits: demoLimits()})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	laURL := base + "/rightsmanager.asmx"
+	base, laURL := srv.Base, srv.LAURL
 	n.say("Started the reference license server on %s (AcquireLicense; certificate at %s%s).", laURL, base, licsrv.CertPath)
 
 	// 3. Device.
-	model, err := p.Model(3000)
-	if err != nil {
-		return err
-	}
-	dev, err := ree.NewDevice(filepath.Join(dir, "device"), ree.NewDeviceOptions{
-		Version: "4.5", SecurityLevel: 3000, Backend: o.TPM,
-		ModelChain: model.Chain, ModelSigner: pki.KeySigner{Key: model.Key, Rand: rand.Reader},
-		Roots: []ecc.Point{p.Root},
-	})
+	dev, err := fx.NewDevice(filepath.Join(dir, "device"), fixture.Device{Version: "4.5", SecurityLevel: 3000, Backend: o.TPM})
 	if err != nil {
 		return err
 	}
@@ -204,14 +183,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// 7. A device below the license's minimum is refused.
-	low, err := p.Model(2000)
-	if err != nil {
-		return err
-	}
-	dev2, err := ree.NewDevice(filepath.Join(dir, "device-sl2000"), ree.NewDeviceOptions{
-		SecurityLevel: 2000, Backend: "soft", ModelChain: low.Chain, ModelSigner: pki.KeySigner{Key: low.Key, Rand: rand.Reader},
-		Roots: []ecc.Point{p.Root},
-	})
+	dev2, err := fx.NewDevice(filepath.Join(dir, "device-sl2000"), fixture.Device{SecurityLevel: 2000})
 	if err != nil {
 		return err
 	}
@@ -240,7 +212,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// 8. The main job: the conformance suite, against the clean server and
 	// against one with a known bug injected.
-	if err := conform(ctx, n, p, filepath.Join(dir, "pki"), laURL, filepath.Join(dir, "conformance")); err != nil {
+	if err := conform(ctx, n, fx, laURL, filepath.Join(dir, "conformance")); err != nil {
 		return err
 	}
 	fmt.Fprintln(o.Out, "demo OK: every decrypted sample matches the clear source, and the conformance suite tells a correct server from a broken one.")
@@ -250,7 +222,8 @@ func Run(ctx context.Context, o Options) error {
 // conform runs the conformance suite against the demo's server, then
 // against a second server with the ignore-sl defect, and checks that the
 // suite passes the first and catches the second.
-func conform(ctx context.Context, n *narrator, p *pki.PKI, pkiDir, laURL, work string) error {
+func conform(ctx context.Context, n *narrator, fx *fixture.Fixture, laURL, work string) error {
+	pkiDir := fx.PKIDir()
 	rep, err := conformance.Run(ctx, conformance.Options{URL: laURL, PKIDir: pkiDir, WorkDir: filepath.Join(work, "clean")})
 	if err != nil {
 		return err
@@ -260,18 +233,12 @@ func conform(ctx context.Context, n *narrator, p *pki.PKI, pkiDir, laURL, work s
 	if rep.MustFailed() || rep.Summary.Fail > 0 || rep.Summary.Error > 0 {
 		return errors.New("demo: the reference server failed its own conformance suite")
 	}
-	bad, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, Defects: []licsrv.Defect{licsrv.DefectIgnoreSL}, Limits: demoLimits()})
+	bad, err := fx.StartServer(licsrv.Config{Defects: []licsrv.Defect{licsrv.DefectIgnoreSL}, Limits: demoLimits()})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go func() { _ = bad.Serve(ln) }()
 	defer bad.Close()
-	badURL := "http://" + ln.Addr().String() + "/rightsmanager.asmx"
+	badURL := bad.LAURL
 	rep, err = conformance.Run(ctx, conformance.Options{URL: badURL, PKIDir: pkiDir, WorkDir: filepath.Join(work, "ignore-sl")})
 	if err != nil {
 		return err

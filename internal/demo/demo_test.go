@@ -16,7 +16,7 @@ func TestRunSoftAndSim(t *testing.T) {
 		require.Contains(t, s, "demo OK")
 		require.Contains(t, s, "cbcs audio: 141 samples")
 		require.Contains(t, s, "DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW")
-		require.Contains(t, s, " pass, 0 fail, 0 skipped, 0 error.")
+		require.Regexp(t, ` pass, 0 fail, [0-9]+ skipped, 0 error\.`, s)
 		require.Contains(t, s, "L7 fail (must)")
 	}
 }

@@ -54,7 +54,9 @@ var allowed = []struct {
 	// beside the CLI, never importing the reference server.
 	{"conformance", cat(helpers, "ree", "tee", "store", "hal", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
-	{"internal/demo", cat(helpers, "conformance", "licsrv", "ree", "tee", "store", "hal", "clock", "wire/...",
+	// One fixture (PKI, server, devices) for every test, benchmark and the demo.
+	{"internal/fixture", cat(helpers, "licsrv", "ree", "internal/pki")},
+	{"internal/demo", cat(helpers, "conformance", "internal/fixture", "licsrv", "ree", "tee", "store", "hal", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	{"internal/cli", cat(helpers, "conformance", "internal/demo", "licsrv", "ree", "tee", "store", "hal",
 		"clock", "wire/...", "internal/keyseed", "internal/pki", "internal/testmedia")},
