@@ -1,11 +1,26 @@
 // Package hal is prsim's simulated hardware: what a real device's platform
 // would report to the DRM.
 //
-// So far it models the user-settable wall clock: the time a device's owner
+// # Wall clock
+//
+// [WallClock] is the user-settable wall clock: the time a device's owner
 // can change at will, which the REE reports as ClientTime and which the DRM
 // must never trust for time-based licenses (docs/formats/policies-and-outputs.md §9).
-// Outputs (panel, HDMI/DP with HDCP, analog with CGMS-A, S/PDIF, Miracast,
-// AirPlay) and decoder limits join it as output-protection enforcement does.
+//
+// # Outputs
+//
+// A [Platform] is the device's outputs and its decoder limit: the integrated
+// panel, HDMI and DisplayPort with HDCP 1.4 / 2.2 / 2.3 and type-1
+// capability, analog component, composite and VGA with CGMS-A and AGC /
+// colour stripe, S/PDIF with SCMS, Miracast, AirPlay, DTCP and an unknown
+// output (as in a virtual machine). It is parsed from a spec
+// ([ParseOutputs]) such as
+//
+//	internal;hdmi:hdcp=2.2,type1;component:cgmsa,agc;spdif:scms;unknown;decoder:max=1920x1080
+//
+// and is a plain value handed to whoever evaluates a license (package
+// policy); nothing here is package state. A device made without a spec has
+// [DefaultOutputs], the integrated panel only.
 package hal
 
 import (

@@ -323,3 +323,88 @@ func TestInspect(t *testing.T) {
 	})
 
 }
+
+// inspectPolicy is the named part of inspect xmr's policy JSON.
+type inspectPolicy struct {
+	Policy struct {
+		IssueDateTime string `json:"issue_date_time"`
+		RemovalTime   string `json:"removal_date_time"`
+		Expiration    struct {
+			BeginTime string `json:"begin_time"`
+			EndTime   string `json:"end_time"`
+		} `json:"expiration"`
+		SourceID     int     `json:"source_id"`
+		SourceIDName *string `json:"source_id_name"`
+		OPL          struct {
+			UncompressedDigitalVideo int               `json:"uncompressed_digital_video"`
+			Meaning                  map[string]string `json:"meaning"`
+		} `json:"opl"`
+		AnalogVideo  []inspectOutputProtection `json:"analog_video"`
+		DigitalAudio []inspectOutputProtection `json:"digital_audio"`
+		DigitalVideo []inspectOutputProtection `json:"digital_video"`
+		PlayEnablers []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"play_enabler_names"`
+	} `json:"policy"`
+}
+
+type inspectOutputProtection struct {
+	ID     string `json:"id"`
+	Data   string `json:"data"`
+	Name   string `json:"name"`
+	Config string `json:"config"`
+}
+
+// TestInspectXMRNames: inspect xmr names every policy object with its
+// meaning (docs/formats/policies-and-outputs.md §2–§4), in JSON and text.
+// The license is the XMR package's every-object test file.
+func TestInspectXMRNames(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join("..", "..", "wire", "xmr", "testdata", "all.xmr")
+	var v inspectPolicy
+	okJSON(t, &v, "inspect", "xmr", file, "--json")
+	p := v.Policy
+	require.Equal(t, "2023-11-14T22:13:20Z", p.IssueDateTime)
+	require.Equal(t, "2023-11-14T22:13:20Z", p.Expiration.BeginTime)
+	require.Equal(t, "2027-01-15T08:00:00Z", p.Expiration.EndTime)
+	require.Equal(t, "2030-03-17T17:46:40Z", p.RemovalTime)
+	require.Equal(t, 260, p.SourceID)
+	require.Nil(t, p.SourceIDName, "260 is not a listed ecosystem")
+	require.Equal(t, 250, p.OPL.UncompressedDigitalVideo)
+	require.Equal(t, "250 (201–250): attempt HDCP; pass whether or not it succeeds", p.OPL.Meaning["uncompressed_digital_video"])
+	require.Equal(t, "500: compressed video is never passed to any output", p.OPL.Meaning["compressed_digital_video"])
+	require.Equal(t, "150 (101–150): pass with CGMS-A CopyNever engaged, or if CGMS-A cannot be engaged", p.OPL.Meaning["analog_video"])
+	named := map[string]inspectOutputProtection{}
+	for _, o := range append(append(p.AnalogVideo, p.DigitalAudio...), p.DigitalVideo...) {
+		named[o.ID] = o
+	}
+	for id, want := range map[string][2]string{
+		"c3fd11c6-f8b7-4d20-b008-1db17d61f2da": {"AGC and colour stripe", "level 2 (APSTB 10b)"},
+		"6d5cfa59-c250-4426-930e-fac72c8fcfa6": {"SCMS copy bits", "copy bits 01"},
+		"abb2c6f1-e663-4625-a945-972d17b231e7": {"HDCP type restriction (HDCP 2.x with content stream type 1)", "1: HDCP 2.2 or later with content stream type 1 (with uncompressed digital video OPL 271–300)"},
+		"9645e831-e01d-4fff-8342-0a720e3e028f": {"maximum effective decode resolution", "1080x1920 (width, height)"},
+	} {
+		require.Contains(t, named, id)
+		require.Equal(t, want[0], named[id].Name, id)
+		require.Equal(t, want[1], named[id].Config, id)
+	}
+	enablers := map[string]string{}
+	for _, e := range p.PlayEnablers {
+		enablers[e.ID] = e.Name
+	}
+	require.Equal(t, "unknown output (any resolution)", enablers["786627d8-c2a6-44be-8f88-08ae255b01a7"])
+	require.Equal(t, "unknown output at constrained resolution", enablers["b621d91f-edcc-4035-8d4b-dc71760d43e9"])
+
+	r := run(t, "inspect", "xmr", file)
+	require.Equal(t, 0, r.code, "%s", r)
+	for _, s := range []string{
+		"policy (docs/formats/policies-and-outputs.md):",
+		"issue date: 2023-11-14T22:13:20Z",
+		"OPL uncompressed digital video 250 (201–250): attempt HDCP; pass whether or not it succeeds",
+		"analog video output protection c3fd11c6-f8b7-4d20-b008-1db17d61f2da: AGC and colour stripe: level 2 (APSTB 10b)",
+		"play enabler 786627d8-c2a6-44be-8f88-08ae255b01a7: unknown output (any resolution)",
+	} {
+		require.Contains(t, r.stdout, s)
+	}
+}

@@ -255,7 +255,7 @@ func (x xmrJSON) dump() string { return x.dumpText }
 func xmrToJSON(l *xmr.License) xmrJSON {
 	out := xmrJSON{Version: l.Version, RightsID: hex.EncodeToString(l.RightsID[:]), Length: len(l.Bytes()),
 		Persistent: l.Persistent(), MinSecurityLevel: l.MinSecurityLevel(), Objects: objectToJSON(l.Outer),
-		Policy: policyToJSON(l.Policy()), dumpText: l.Dump()}
+		Policy: policyToJSON(l.Policy()), dumpText: l.Dump() + policySummary(l.Policy())}
 	if ck, err := l.ContentKey(); err == nil {
 		out.KID, out.KeyType, out.CipherType = ptr(ck.KID.String()), ptr(ck.KeyType), ptr(ck.CipherType)
 	}

@@ -44,21 +44,23 @@ var allowed = []struct {
 	{"internal/testmedia", cat(helpers, "wire/...", "internal/keyseed")},
 	{"testvectors", cat(helpers, "wire/...", "internal/keyseed")},
 	{"hal", []string{"drm", "clock"}},
+	// The one policy decision point: pure, below the TEE.
+	{"policy", []string{"drm", "hal", "wire/xmr", "wire/kid"}},
 	{"store", cat(helpers, "wire/...", "clock")},
 	{"tee/internal/...", cat(helpers, "tee/internal/...", "internal/swtpm")},
-	{"tee", cat(helpers, "tee/internal/...", "wire/...", "clock", "hal")},
-	{"ree", cat(helpers, "tee", "store", "hal", "clock", "wire/...")},
+	{"tee", cat(helpers, "tee/internal/...", "wire/...", "clock", "hal", "policy")},
+	{"ree", cat(helpers, "tee", "store", "hal", "policy", "clock", "wire/...")},
 	// The reference server speaks wire only: never tee, hal, ree or store.
 	{"licsrv", cat(helpers, "wire/...", "clock", "internal/keyseed")},
 	// Conformance tests servers over HTTP as a device would: above ree,
 	// beside the CLI, never importing the reference server.
-	{"conformance", cat(helpers, "ree", "tee", "store", "hal", "clock", "wire/...",
+	{"conformance", cat(helpers, "ree", "tee", "store", "hal", "policy", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	// One fixture (PKI, server, devices) for every test, benchmark and the demo.
 	{"internal/fixture", cat(helpers, "licsrv", "ree", "internal/pki")},
-	{"internal/demo", cat(helpers, "conformance", "internal/fixture", "licsrv", "ree", "tee", "store", "hal", "clock", "wire/...",
+	{"internal/demo", cat(helpers, "conformance", "internal/fixture", "licsrv", "ree", "tee", "store", "hal", "policy", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
-	{"internal/cli", cat(helpers, "conformance", "internal/demo", "licsrv", "ree", "tee", "store", "hal",
+	{"internal/cli", cat(helpers, "conformance", "internal/demo", "licsrv", "ree", "tee", "store", "hal", "policy",
 		"clock", "wire/...", "internal/keyseed", "internal/pki", "internal/testmedia")},
 	// The binary only builds the command tree and maps errors to exit codes.
 	{"cmd/...", []string{"internal/cli", "drm"}},
