@@ -6,6 +6,7 @@ require (
 	filippo.io/nistec v0.0.4
 	github.com/Eyevinn/dash-mpd v0.17.0
 	github.com/Eyevinn/mp4ff v0.56.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-tpm v0.9.8
 	github.com/google/go-tpm-tools v0.4.11
 	github.com/spf13/cobra v1.10.2

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/xmr"
 )
 
 // The Microsoft test-server cfg= grammar (docs/formats/policies-and-outputs.md §6):
@@ -188,6 +189,17 @@ type Policy struct {
 	Revoked      bool
 	ClientInfo   bool
 	TID          string
+	SourceID     *uint32
+	// Read and Execute ask for those rights, which only clients before
+	// PlayReady 3.0 accept (the server refuses them for newer ones).
+	Read, Execute bool
+	Simple        bool // legacy SimpleNonPersistentLicense: non-persistent
+	Restrictions  []xmr.ExtensibleRestriction
+	Rights        []xmr.ExtensibleRight
+	// entitlement-only fields (entitlement.go): the usage policy's name
+	// and what the client must support for this key.
+	usagePolicy string
+	needsDVOP   bool
 }
 
 // oplKeys are the cfg OPL keys in the order of XMR object 0x05.
@@ -211,6 +223,9 @@ func policies(groups [][]node) ([]Policy, error) {
 				return nil, err
 			}
 		}
+		if p.Simple && p.Persist {
+			return nil, &cfgError{"cfg simple: simple:true asks for a non-persistent license, which contradicts persist:true"}
+		}
 		out = append(out, p)
 	}
 	return out, nil
@@ -220,12 +235,20 @@ func policies(groups [][]node) ([]Policy, error) {
 // unsupported one.
 const supportedKeys = "kid, contentkey (ck), keyseed, sl, persist, ckt, begindate, enddate (expiration), removaldate, " +
 	"firstplayexpiration (firstexp), realtime, cvopl, ucvopl, avopl, caopl, ucaopl, dvop, daop, avop, explicitacp, maxres, " +
-	"allowunknownhd, allowunknownsd, playenablers, errorcode, revoked, msg, tid, playright"
+	"allowunknownhd, allowunknownsd, playenablers, errorcode, revoked, msg, tid, playright, readright, executeright, " +
+	"simple, sourceid, extendedrestrictions, extendedright (refused: accountid, isroot, rootid, ckt:keyexchange)"
+
+// maxExtensible bounds the extensible restrictions of one group or right,
+// and maxExtensibleData the data bytes of one.
+const (
+	maxExtensible     = 16
+	maxExtensibleData = 1024
+)
 
 func (p *Policy) set(n node) error {
 	v := n.atom
 	switch n.key {
-	case "dvop", "daop", "avop", "playenablers":
+	case "dvop", "daop", "avop", "playenablers", "extendedrestrictions", "extendedright":
 		if n.list == nil {
 			return &cfgError{"cfg " + n.key + ": value must be a bracket group"}
 		}
@@ -281,8 +304,10 @@ func (p *Policy) set(n node) error {
 		case "aes128bitcbc":
 			t := true
 			p.CBC = &t
+		case "keyexchange":
+			return &cfgError{"cfg ckt: keyexchange (PlayReady 4.5 Key Exchange licenses) is not supported by prsim's reference server"}
 		default:
-			return badValue(n, "AES128BitCTR or AES128BitCBC") // keyexchange: not supported yet
+			return badValue(n, "AES128BitCTR or AES128BitCBC")
 		}
 	case "begindate":
 		return setDate(&p.Begin, n)
@@ -384,10 +409,146 @@ func (p *Policy) set(n node) error {
 		if !on {
 			return badValue(n, "true (a license without the Play right is not supported)")
 		}
+	case "readright":
+		return setBool(&p.Read, n)
+	case "executeright":
+		return setBool(&p.Execute, n)
+	case "simple":
+		return setBool(&p.Simple, n)
+	case "sourceid":
+		x, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return badValue(n, "a source ID (0 to 65535)")
+		}
+		s := uint32(x)
+		p.SourceID = &s
+	case "extendedrestrictions":
+		rs, err := restrictions(n.key, n.list)
+		if err != nil {
+			return err
+		}
+		if len(p.Restrictions)+len(rs) > maxExtensible {
+			return &cfgError{"cfg extendedrestrictions: more than " + strconv.Itoa(maxExtensible) + " restrictions"}
+		}
+		p.Restrictions = append(p.Restrictions, rs...)
+	case "extendedright":
+		r, err := extendedRight(n.list)
+		if err != nil {
+			return err
+		}
+		if len(p.Rights) >= maxExtensible {
+			return &cfgError{"cfg extendedright: more than " + strconv.Itoa(maxExtensible) + " rights"}
+		}
+		p.Rights = append(p.Rights, r)
+	case "accountid":
+		return &cfgError{"cfg accountid: domain-bound licenses are not supported (prsim has no domains)"}
+	case "isroot":
+		var on bool
+		if err := setBool(&on, n); err != nil {
+			return err
+		}
+		if on {
+			return &cfgError{"cfg isroot: chained (root/leaf) licenses are not supported by prsim's reference server"}
+		}
+	case "rootid":
+		return &cfgError{"cfg rootid: chained (root/leaf) licenses are not supported by prsim's reference server"}
 	default:
 		return &cfgError{"cfg key " + quote(n.key) + " is not supported (supported: " + supportedKeys + ")"}
 	}
 	return nil
+}
+
+// restrictions reads a list of "(type:N,mustunderstand:bool,besteffort:bool,data:base64)".
+func restrictions(key string, list []node) ([]xmr.ExtensibleRestriction, error) {
+	if len(list) > maxExtensible {
+		return nil, &cfgError{"cfg " + key + ": more than " + strconv.Itoa(maxExtensible) + " restrictions"}
+	}
+	out := make([]xmr.ExtensibleRestriction, 0, len(list))
+	for _, e := range list {
+		if e.key != "" || e.list == nil {
+			return nil, &cfgError{"cfg " + key + ": each restriction must be a group (type:N,mustunderstand:bool,besteffort:bool,data:base64)"}
+		}
+		var r xmr.ExtensibleRestriction
+		var haveType bool
+		for _, f := range e.list {
+			if f.list != nil {
+				return nil, &cfgError{"cfg " + key + ": restriction item " + quote(f.key) + " must be a single value"}
+			}
+			switch f.key {
+			case "type":
+				x, err := strconv.ParseUint(f.atom, 10, 16)
+				if err != nil || x == 0 {
+					return nil, &cfgError{"cfg " + key + ": type " + quote(f.atom) + " is not an object type (1 to 65535)"}
+				}
+				if _, known := xmr.CanonicalFlags(uint16(x)); known {
+					return nil, &cfgError{"cfg " + key + ": type " + f.atom + " is an XMR object type prsim defines (" +
+						xmr.TypeName(uint16(x)) + "); an extensible restriction needs another type"}
+				}
+				r.Type, haveType = uint16(x), true
+			case "mustunderstand", "besteffort":
+				var b bool
+				if err := setBool(&b, node{key: key + " " + f.key, atom: f.atom}); err != nil {
+					return nil, &cfgError{"cfg " + key + ": " + f.key + " " + quote(f.atom) + " is not true or false"}
+				}
+				if f.key == "mustunderstand" {
+					r.MustUnderstand = b
+				} else {
+					r.BestEffort = b
+				}
+			case "data":
+				b, err := base64.StdEncoding.DecodeString(f.atom)
+				if err != nil {
+					return nil, &cfgError{"cfg " + key + ": data " + quote(f.atom) + " is not base64"}
+				}
+				if len(b) > maxExtensibleData {
+					return nil, &cfgError{"cfg " + key + ": data is longer than " + strconv.Itoa(maxExtensibleData) + " bytes"}
+				}
+				r.Data = b
+			default:
+				return nil, &cfgError{"cfg " + key + ": item " + quote(f.key+":"+f.atom) + " is not type:, mustunderstand:, besteffort: or data:"}
+			}
+		}
+		if !haveType {
+			return nil, &cfgError{"cfg " + key + ": a restriction needs type:N"}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// extendedRight reads "(type:N,extended:((restriction),…))".
+func extendedRight(list []node) (xmr.ExtensibleRight, error) {
+	var r xmr.ExtensibleRight
+	var haveType bool
+	for _, f := range list {
+		switch f.key {
+		case "type":
+			x, err := strconv.ParseUint(f.atom, 10, 16)
+			if err != nil || x == 0 || f.list != nil {
+				return r, &cfgError{"cfg extendedright: type " + quote(f.atom) + " is not an object type (1 to 65535)"}
+			}
+			if _, known := xmr.CanonicalFlags(uint16(x)); known && (x < uint64(xmr.TypeExtensiblePolicyFirst) || x > uint64(xmr.TypeExtensiblePolicyLast)) {
+				return r, &cfgError{"cfg extendedright: type " + f.atom + " is an XMR object type prsim defines (" +
+					xmr.TypeName(uint16(x)) + "); an extensible right needs another type"}
+			}
+			r.Type, haveType = uint16(x), true
+		case "extended":
+			if f.list == nil {
+				return r, &cfgError{"cfg extendedright: extended must be a list of restriction groups"}
+			}
+			rs, err := restrictions("extendedright", f.list)
+			if err != nil {
+				return r, err
+			}
+			r.Restrictions = rs
+		default:
+			return r, &cfgError{"cfg extendedright: item " + quote(f.key+":"+f.atom) + " is not type: or extended:"}
+		}
+	}
+	if !haveType {
+		return r, &cfgError{"cfg extendedright: needs type:N"}
+	}
+	return r, nil
 }
 
 func setBool(dst *bool, n node) error {

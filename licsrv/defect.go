@@ -25,6 +25,9 @@ const (
 	DefectIssueAboveCertSL       Defect = "issue-above-cert-sl"
 	DefectNoLimits               Defect = "no-limits"
 	DefectNoTimeouts             Defect = "no-timeouts"
+	DefectMisEncodeOPL           Defect = "mis-encode-opl"
+	DefectDropPlayEnabler        Defect = "drop-play-enabler"
+	DefectKeepUnsupportedKey     Defect = "keep-unsupported-key"
 )
 
 // defects lists every defect in documentation order with what it breaks.
@@ -45,6 +48,9 @@ var defects = [...]struct {
 	{DefectIssueAboveCertSL, "a license whose cfg sl: is above the device certificate's security level is issued instead of refused (the device must still refuse to bind it)"},
 	{DefectNoLimits, "licenses per response, cfg groups and header KIDs are not bounded: one request yields groups x KIDs licenses"},
 	{DefectNoTimeouts, "connections have no read, write or idle timeout: slow and idle clients hold them forever"},
+	{DefectMisEncodeOPL, "every non-zero output protection level is written 50 lower than asked (ucvopl 300 becomes 250)"},
+	{DefectDropPlayEnabler, "play enablers asked for (cfg playenablers, allowunknownhd/sd, entitlement play_enablers) are left out of the license"},
+	{DefectKeepUnsupportedKey, "entitlement keys whose usage policy the client cannot support (security level, digital video output protection on PlayReady 2.x) are issued instead of dropped"},
 }
 
 // Defects returns every defect name, in a fixed order.

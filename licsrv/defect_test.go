@@ -11,6 +11,7 @@ import (
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/licsrv"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/soap"
@@ -20,7 +21,7 @@ import (
 func TestDefectNames(t *testing.T) {
 	want := []licsrv.Defect{"no-nonce-echo", "unsigned-response", "bad-response-signature", "ignore-sl", "ignore-persist",
 		"wrong-content-key", "accept-bad-signature", "accept-untrusted-root", "fault-as-200", "ignore-license-requested",
-		"issue-above-cert-sl", "no-limits", "no-timeouts"}
+		"issue-above-cert-sl", "no-limits", "no-timeouts", "mis-encode-opl", "drop-play-enabler", "keep-unsupported-key"}
 	require.Equal(t, want, licsrv.Defects())
 	for _, d := range licsrv.Defects() {
 		require.NotEmpty(t, d.Description(), d)
@@ -137,6 +138,8 @@ func TestDefectWrongContentKey(t *testing.T) {
 		k, err := f.dev.Bind(resp.Licenses[0])
 		require.NoError(t, err, "the license still binds")
 		enc := ctr(t, ck, sample)
+		_, err = k.Enable(policy.Video, policy.StrategyBlock) // the TEE's output decision releases the decryptor
+		require.NoError(t, err)
 		require.NoError(t, k.DecryptCENC(enc, make([]byte, 8), nil))
 		require.Equal(t, !bad, bytes.Equal(sample, enc), "defect %v", bad)
 	}

@@ -11,7 +11,11 @@
 // exact LA bytes, then ClientTime skew, revocation and policy. Policies come
 // from the Microsoft test-server cfg= grammar in the query string
 // (docs/formats/policies-and-outputs.md §6): each bracket group is one
-// license.
+// license. Or from an Axinom-style entitlement message (§7): a JWT signed
+// with a communication key ([Config].CommKeys) in the [EntitlementHeader]
+// header or the challenge CustomData, whose usage policies become per-key
+// license restrictions (entitlement.go; docs/protocol.md §4). A request
+// with both is refused.
 //
 // # Faults
 //

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,10 @@ type Config struct {
 	Log *slog.Logger
 	// Limits bound requests and connections; zero fields take defaults.
 	Limits Limits
+	// CommKeys are the communication keys of entitlement messages, by ID
+	// (the JWT's com_key_id), each the HMAC key bytes; empty = entitlement
+	// messages are refused. See [EntitlementHeader].
+	CommKeys map[string][]byte
 }
 
 // Server is an http.Handler.
@@ -102,6 +107,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Defects = slices.Clone(cfg.Defects)
+	keys := make(map[string][]byte, len(cfg.CommKeys))
+	for id, k := range cfg.CommKeys {
+		if id == "" || len(k) < minCommKeyLen {
+			return nil, fmt.Errorf("licsrv: communication key %s: needs an ID and at least %d bytes", quote(id), minCommKeyLen)
+		}
+		keys[id] = slices.Clone(k)
+	}
+	cfg.CommKeys = keys
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -385,9 +398,13 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 	// caller's error whatever the challenge. The bounds (limits.go) come
 	// before the work they bound.
 	groups := [][]node{{}}
-	if raw, ok, err := cfgFromQuery(r.URL.RawQuery); err != nil {
+	raw, haveCfg, err := cfgFromQuery(r.URL.RawQuery)
+	headerToken := strings.TrimSpace(r.Header.Get(EntitlementHeader))
+	if err != nil {
 		return nil, fault(drm.ErrServerInvalidMessage, cfgReason(err))
-	} else if ok {
+	} else if haveCfg && headerToken != "" {
+		return nil, conflictFault()
+	} else if haveCfg {
 		if err := s.checkCfgLen(raw); err != nil {
 			return nil, err
 		}
@@ -423,24 +440,23 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		return nil, fault(drm.ErrClientTimeInvalid, fmt.Sprintf("client time %s is %s %s server time %s (window %s)",
 			ct.UTC().Format(time.RFC3339), gap, rel, now.UTC().Format(time.RFC3339), s.cfg.ClientTimeSkew))
 	}
-	if pols, err = applicable(pols, req.header); err != nil {
+	token, err := entitlementToken(headerToken, req.ch.CustomData)
+	if err != nil {
 		return nil, err
 	}
-	for _, p := range pols {
-		switch {
-		case p.Revoked:
-			return nil, fault(drm.ErrDevCertRevoked, "device certificate revoked (cfg revoked:true)")
-		case p.ErrorCode != nil:
-			return nil, fault(*p.ErrorCode, "error "+p.ErrorCode.Hex()+" requested by cfg errorcode")
-		case p.ClientInfo:
-			f := soap.Fault{Code: drm.ErrServerServiceSpecific, Message: "client info requested by cfg msg:clientinfo", CustomData: clientInfo(req)}
-			return nil, &faultError{f}
-		case uint32(p.SL) > req.leaf.Basic().SecurityLevel && !s.defects[DefectIgnoreSL] && !s.defects[DefectIssueAboveCertSL]:
-			// A license the device cannot bind is refused here, with the
-			// code the device would give (docs/formats/policies-and-outputs.md §1).
-			return nil, fault(drm.ErrDeviceSecurityLevelTooLow, fmt.Sprintf("cfg sl:%d is above the device certificate's security level %d",
-				p.SL, req.leaf.Basic().SecurityLevel))
+	if token != "" {
+		if haveCfg {
+			return nil, conflictFault()
 		}
+		m, err := s.verifyEntitlement(token, now)
+		if err != nil {
+			return nil, err
+		}
+		if pols, err = s.entitlementPolicies(m, req, now); err != nil {
+			return nil, err
+		}
+	} else if pols, err = s.cfgPolicies(pols, req); err != nil {
+		return nil, err
 	}
 	var licenses [][]byte
 	var issued []issuedRecord
@@ -484,6 +500,46 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 	}
 	ev.licenses = len(licenses)
 	return out, nil
+}
+
+// conflictFault refuses a request with both policy sources: which one wins
+// would be a guess, and a wrong guess issues the wrong rights.
+func conflictFault() error {
+	return fault(drm.ErrServerInvalidMessage, "request carries both a cfg= query and an entitlement message ("+EntitlementHeader+
+		" header or CustomData); send one or the other")
+}
+
+// cfgPolicies keeps the cfg groups that apply to the request and refuses
+// what a group asks that the server or client cannot do.
+func (s *Server) cfgPolicies(pols []Policy, req *request) ([]Policy, error) {
+	pols, err := applicable(pols, req.header)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pols {
+		switch {
+		case p.Revoked:
+			return nil, fault(drm.ErrDevCertRevoked, "device certificate revoked (cfg revoked:true)")
+		case p.ErrorCode != nil:
+			return nil, fault(*p.ErrorCode, "error "+p.ErrorCode.Hex()+" requested by cfg errorcode")
+		case p.ClientInfo:
+			f := soap.Fault{Code: drm.ErrServerServiceSpecific, Message: "client info requested by cfg msg:clientinfo", CustomData: clientInfo(req)}
+			return nil, &faultError{f}
+		case (p.Read || p.Execute) && clientMajor(req.ch.ClientVersion) >= 3:
+			key := "readright"
+			if !p.Read {
+				key = "executeright"
+			}
+			return nil, fault(drm.ErrServerInvalidMessage, fmt.Sprintf("cfg %s: %s is not supported by PlayReady 3.0+ clients (client version %s)",
+				key, key, clientVersionText(req.ch.ClientVersion)))
+		case uint32(p.SL) > req.leaf.Basic().SecurityLevel && !s.defects[DefectIgnoreSL] && !s.defects[DefectIssueAboveCertSL]:
+			// A license the device cannot bind is refused here, with the
+			// code the device would give (docs/formats/policies-and-outputs.md §1).
+			return nil, fault(drm.ErrDeviceSecurityLevelTooLow, fmt.Sprintf("cfg sl:%d is above the device certificate's security level %d",
+				p.SL, req.leaf.Basic().SecurityLevel))
+		}
+	}
+	return pols, nil
 }
 
 // stripSignature removes the response's Signature element
@@ -655,6 +711,19 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 	t.DigitalAudio = outputConfigs(p.DigitalAudio)
 	t.AnalogVideo = outputConfigs(p.AnalogVideo)
 	t.PlayEnablers = append(t.PlayEnablers, p.PlayEnablers...)
+	if s.defects[DefectDropPlayEnabler] {
+		t.PlayEnablers = nil
+	}
+	if s.defects[DefectMisEncodeOPL] && t.OPL != nil {
+		for _, v := range []*uint16{&t.OPL.CompressedDigitalVideo, &t.OPL.UncompressedDigitalVideo, &t.OPL.AnalogVideo,
+			&t.OPL.CompressedDigitalAudio, &t.OPL.UncompressedDigitalAudio} {
+			*v -= min(*v, 50)
+		}
+	}
+	t.SourceID = p.SourceID
+	t.Read, t.Execute = p.Read, p.Execute
+	t.Restrictions = p.Restrictions
+	t.ExtensibleRights = p.Rights
 	lic, err := t.Build(ci[:])
 	if err != nil {
 		return nil, [16]byte{}, fmt.Errorf("licsrv: failed to build license: %w", err)
@@ -712,6 +781,27 @@ func (s *Server) record(recs []issuedRecord) error {
 		return fmt.Errorf("cannot record issued licenses: %w", err)
 	}
 	return nil
+}
+
+// clientMajor returns the PlayReady major version of CLIENTVERSION
+// ("2.0.0.0" → 2; Windows-style "10.0.16384.10011" → 10). A missing or
+// unparsable version counts as 3.0+: prsim's client always sends one, and
+// the rules that depend on it are safer for a modern client.
+func clientMajor(v string) int {
+	m, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(m)
+	if err != nil || n < 0 {
+		return 3
+	}
+	return n
+}
+
+// clientVersionText renders CLIENTVERSION for a reason.
+func clientVersionText(v string) string {
+	if v == "" {
+		return "not sent"
+	}
+	return quote(v)
 }
 
 // clientInfo renders the decoded client information the test server returns

@@ -17,6 +17,7 @@ import (
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/licsrv"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/kid"
@@ -139,6 +140,8 @@ func TestAcquireIssuesVerifiableLicenses(t *testing.T) {
 		ck, _ := keyseed.Derive(keyseed.TestSeed(), id)
 		sample := make([]byte, 64)
 		enc := ctr(t, ck, sample)
+		_, err = k.Enable(policy.Video, policy.StrategyBlock) // the TEE's output decision releases the decryptor
+		require.NoError(t, err)
 		require.NoError(t, k.DecryptCENC(enc, make([]byte, 8), nil))
 		require.Equal(t, sample, enc)
 	}

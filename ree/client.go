@@ -118,11 +118,40 @@ type LicenseResult struct {
 	Err              error // why binding failed (wraps a drm.Code)
 }
 
+// AcquireOption adjusts one license request.
+type AcquireOption func(*acquireOptions)
+
+type acquireOptions struct {
+	header     http.Header
+	customData string
+}
+
+// WithHeader adds an HTTP header to the license request (e.g. an
+// entitlement message in X-AxDRM-Message). Header values are never logged
+// or recorded: they may be bearer tokens.
+func WithHeader(name, value string) AcquireOption {
+	return func(o *acquireOptions) {
+		if o.header == nil {
+			o.header = http.Header{}
+		}
+		o.header.Add(name, value)
+	}
+}
+
+// WithCustomData sets the challenge's CustomData element.
+func WithCustomData(s string) AcquireOption {
+	return func(o *acquireOptions) { o.customData = s }
+}
+
 // Acquire requests licenses for a header. laURL, if not empty, replaces the
 // header's LA_URL (query string included). A transport, fault or response
 // verification failure is returned as the error; per-license binding
 // failures are reported in the results.
-func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]LicenseResult, error) {
+func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string, opts ...AcquireOption) ([]LicenseResult, error) {
+	var o acquireOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if laURL == "" {
 		laURL = h.LAURL
 	}
@@ -153,6 +182,7 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]Li
 		ClientVersion: c.cfg.ClientVersion,
 		Nonce:         nonce,
 		ClientTime:    c.cfg.Clock.Now().Unix(),
+		CustomData:    o.customData,
 		Data: soap.ClientData{
 			CertificateChain: c.cfg.Device.Chain(),
 			Features:         []string{"AESCBC"},
@@ -167,7 +197,7 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string) ([]Li
 	if err != nil {
 		return nil, fmt.Errorf("ree: failed to build challenge: %w", err)
 	}
-	respBody, err := c.post(ctx, laURL, soap.ActionAcquireLicense, body)
+	respBody, err := c.post(ctx, laURL, soap.ActionAcquireLicense, body, o.header)
 	if err != nil {
 		return nil, err
 	}
@@ -280,10 +310,15 @@ func laVersion(headerVersion string) int {
 	return 1
 }
 
-func (c *Client) post(ctx context.Context, u, action string, body []byte) ([]byte, error) {
+func (c *Client) post(ctx context.Context, u, action string, body []byte, extra http.Header) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("ree: %w", err)
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	req.Header.Set("Content-Type", soap.ContentType)
 	req.Header.Set("SOAPAction", action)

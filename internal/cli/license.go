@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
@@ -28,6 +30,40 @@ type acquireOptions struct {
 	url    string
 	save   string
 	json   bool
+	// Entitlement message (Axinom-style): the message JSON, signed here
+	// with the communication key. The key is a secret: never printed.
+	entitlement string
+	commKeyID   string
+	commKey     string
+}
+
+// maxEntitlementFile bounds the --entitlement file; real messages are a few
+// kilobytes.
+const maxEntitlementFile = 64 << 10
+
+// entitlementTTL is the lifetime of the signed message (Axinom: keep it short).
+const entitlementTTL = 10 * time.Minute
+
+// acquireOpts signs the entitlement message, if any, into the option that
+// sends it in the X-AxDRM-Message header.
+func (o *acquireOptions) acquireOpts(now time.Time) ([]ree.AcquireOption, error) {
+	if o.entitlement == "" {
+		return nil, nil
+	}
+	msg, err := ree.ReadLocalFile(o.entitlement, maxEntitlementFile)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	key, err := base64.StdEncoding.DecodeString(o.commKey)
+	if err != nil {
+		return nil, usageError{errors.New("--comm-key is not base64 (value withheld)")}
+	}
+	tok, err := licsrv.SignEntitlement(msg, o.commKeyID, key, now, entitlementTTL)
+	clear(key)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return []ree.AcquireOption{ree.WithHeader(licsrv.EntitlementHeader, tok)}, nil
 }
 
 func (o *acquireOptions) addFlags(c *cobra.Command) {
@@ -40,7 +76,11 @@ func (o *acquireOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&o.url, "url", "", "license URL replacing the header's LA_URL (query string included)")
 	f.StringVar(&o.save, "save-exchange", "", "write every challenge, response and fault to this directory as NNN-KIND.xml, numbered from 001 each run (prsim inspect reads them)")
 	f.BoolVar(&o.json, "json", false, "print JSON")
+	f.StringVar(&o.entitlement, "entitlement", "", "file holding an entitlement message (JSON: the message claim), signed and sent in the X-AxDRM-Message header")
+	f.StringVar(&o.commKeyID, "comm-key-id", "", "communication key ID (com_key_id) for --entitlement")
+	f.StringVar(&o.commKey, "comm-key", "", "communication key, base64, for --entitlement (a secret: never printed)")
 	_ = c.MarkFlagRequired("dev")
+	c.MarkFlagsRequiredTogether("entitlement", "comm-key-id", "comm-key")
 	c.MarkFlagsMutuallyExclusive("pro", "pssh", "mpd", "header")
 	c.MarkFlagsOneRequired("pro", "pssh", "mpd", "header")
 }
@@ -111,11 +151,15 @@ type acquireJSON struct {
 func newLicenseAcquireCmd() *cobra.Command {
 	o := &acquireOptions{}
 	c := &cobra.Command{
-		Use:   "acquire --dev DEV (--pro B64 | --pssh B64 | --mpd FILE | --header FILE) [--url URL] [--save-exchange DIR] --json",
+		Use:   "acquire --dev DEV (--pro B64 | --pssh B64 | --mpd FILE | --header FILE) [--url URL] [--save-exchange DIR] [--entitlement FILE --comm-key-id ID --comm-key B64] --json",
 		Short: "Send a license challenge and bind the licenses in the response",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkLicenseURL(o.url); err != nil {
+				return err
+			}
+			opts, err := o.acquireOpts(time.Now())
+			if err != nil {
 				return err
 			}
 			hs, err := o.headers()
@@ -134,7 +178,7 @@ func newLicenseAcquireCmd() *cobra.Command {
 			out := acquireJSON{Licenses: []licenseJSON{}}
 			var firstErr error
 			for _, h := range hs {
-				res, err := d.Client.Acquire(cmd.Context(), h, o.url)
+				res, err := d.Client.Acquire(cmd.Context(), h, o.url, opts...)
 				if err != nil {
 					firstErr = err
 					break

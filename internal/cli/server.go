@@ -28,6 +28,7 @@ type serverOptions struct {
 	logLevel  string
 	logFormat string
 	limits    licsrv.Limits
+	commKeys  []string // ID=B64; secrets, never printed
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -39,6 +40,8 @@ func (o *serverOptions) addFlags(c *cobra.Command) {
 	f.StringArrayVar(&o.defects, "defect", nil, "inject a known bug, for testing clients and conformance suites (repeatable): "+defectList())
 	f.StringVar(&o.logLevel, "log-level", "info", "request log level on stderr: debug, info, warn (faults) or error (internal errors)")
 	f.StringVar(&o.logFormat, "log-format", "text", "request log format on stderr: text or json")
+	f.StringArrayVar(&o.commKeys, "comm-key", nil, "communication key for entitlement messages (X-AxDRM-Message JWTs, HS256) as ID=BASE64, "+
+		"the ID being the messages' com_key_id (repeatable; a secret: never printed)")
 	l := &o.limits
 	f.Int64Var(&l.MaxBody, "max-body", licsrv.DefaultMaxBody, "largest request body in bytes (larger: fault DRM_E_SERVER_INVALID_MESSAGE)")
 	f.IntVar(&l.MaxLicenses, "max-licenses", licsrv.DefaultMaxLicenses, "most licenses in one response, counted before any is built (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
@@ -104,7 +107,7 @@ func (o *serverOptions) parseDefects() ([]licsrv.Defect, error) {
 func newServerCmd() *cobra.Command {
 	o := &serverOptions{}
 	c := &cobra.Command{
-		Use:   "server --pki PKI --data DIR --listen 127.0.0.1:PORT [--ready-file FILE] [--defect NAME]...",
+		Use:   "server --pki PKI --data DIR --listen 127.0.0.1:PORT [--ready-file FILE] [--defect NAME]... [--comm-key ID=B64]...",
 		Short: "Run the reference license server (POST /rightsmanager.asmx, GET /prsim/server-cert)",
 		Long: "Run the reference license server. It logs one line per request to stderr (method, path, action, outcome " +
 			"ok|fault|notfound, HTTP status, DRM code, reason, duration, device certificate digest, licenses issued); the " +
@@ -153,17 +156,34 @@ func (o *serverOptions) checkLimits() error {
 	return nil
 }
 
+// parseCommKeys reads the --comm-key values; errors name the ID, never the key.
+func (o *serverOptions) parseCommKeys() (map[string][]byte, error) {
+	keys := map[string][]byte{}
+	for _, s := range o.commKeys {
+		id, k, err := licsrv.ParseCommKey(s)
+		if err != nil {
+			return nil, usagef("--comm-key: %s", strings.TrimPrefix(err.Error(), "licsrv: "))
+		}
+		if _, dup := keys[id]; dup {
+			return nil, usagef("--comm-key: ID %q is given more than once", id)
+		}
+		keys[id] = k
+	}
+	return keys, nil
+}
+
 // newLicenseServer builds the reference server from a PKI directory.
-func newLicenseServer(p *pki.PKI, data string, log *slog.Logger, defects []licsrv.Defect, limits licsrv.Limits) (*licsrv.Server, error) {
+func newLicenseServer(p *pki.PKI, data string, log *slog.Logger, defects []licsrv.Defect, limits licsrv.Limits, commKeys map[string][]byte) (*licsrv.Server, error) {
 	return licsrv.New(licsrv.Config{
-		Chain:   p.Server.Chain,
-		SignKey: p.Server.SignKey,
-		EncKey:  p.Server.EncKey,
-		Roots:   []ecc.Point{p.Root},
-		DataDir: data,
-		Log:     log,
-		Defects: defects,
-		Limits:  limits,
+		CommKeys: commKeys,
+		Chain:    p.Server.Chain,
+		SignKey:  p.Server.SignKey,
+		EncKey:   p.Server.EncKey,
+		Roots:    []ecc.Point{p.Root},
+		DataDir:  data,
+		Log:      log,
+		Defects:  defects,
+		Limits:   limits,
 	})
 }
 
@@ -179,11 +199,15 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err := o.checkLimits(); err != nil {
 		return err
 	}
+	commKeys, err := o.parseCommKeys()
+	if err != nil {
+		return err
+	}
 	p, err := pki.Load(o.pki)
 	if err != nil {
 		return err
 	}
-	srv, err := newLicenseServer(p, o.data, log, defects, o.limits)
+	srv, err := newLicenseServer(p, o.data, log, defects, o.limits, commKeys)
 	if err != nil {
 		return err
 	}

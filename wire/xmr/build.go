@@ -27,11 +27,18 @@ type Template struct {
 	Domain               *Domain // 0x29; forbids Uplink
 
 	Play         bool // include PLAYBACK_POLICY_CONTAINER (the Play right)
+	Read         bool // include READ_POLICY_CONTAINER (0x41; PlayReady before 3.0 only)
+	Execute      bool // include EXECUTE_POLICY_CONTAINER{EXECUTE_POLICY} (0x3F{0x40}; PlayReady before 3.0 only)
 	OPL          *OPL
 	AnalogVideo  []OutputConfig // 0x07{0x08…}
 	DigitalAudio []OutputConfig // 0x2E{0x31…}
 	DigitalVideo []OutputConfig // 0x58{0x59…}
 	PlayEnablers []kid.ID       // one 0x36{0x39} per enabler
+	// Restrictions are extensible restrictions of the Play right (in the
+	// playback container); ExtensibleRights are extensible right
+	// containers in the outer container.
+	Restrictions     []ExtensibleRestriction
+	ExtensibleRights []ExtensibleRight
 
 	ContentKey ContentKey
 	DeviceKey  ecc.Point // 0x2A; the zero point omits it (chained leaf licenses)
@@ -40,6 +47,50 @@ type Template struct {
 	Extra      []*Object // appended raw to the global policy container
 	PlayExtra  []*Object // appended raw to the playback container (extensible restrictions)
 	OuterExtra []*Object // inserted raw into the outer container before the key material (extensible rights)
+}
+
+// ExtensibleRestriction is an object the XMR table does not define, handed
+// to the application (flag E) with the must-understand (M) and best-effort
+// (B) flags the issuer asked for (docs/formats/xmr.md §3).
+type ExtensibleRestriction struct {
+	Type           uint16
+	MustUnderstand bool
+	BestEffort     bool
+	Data           []byte
+}
+
+// Flags returns the object flags the restriction is written with.
+func (r ExtensibleRestriction) Flags() uint16 {
+	f := FlagAllowExternalParse
+	if r.MustUnderstand {
+		f |= FlagMustUnderstand
+	}
+	if r.BestEffort {
+		f |= FlagBestEffort
+	}
+	return f
+}
+
+// ExtensibleRight is an extensible right: a container (flags C|E) of a type
+// the table does not define, or one of EXTENSIBLE_POLICY_RESERVED_42…4F,
+// holding its restrictions.
+type ExtensibleRight struct {
+	Type         uint16
+	Restrictions []ExtensibleRestriction
+}
+
+// checkExtensible rejects an extensible restriction whose type the table
+// defines: a reader would take it for that object.
+func checkExtensible(rs []ExtensibleRestriction) error {
+	for _, r := range rs {
+		if _, ok := lookup(r.Type); ok || r.Type == 0 {
+			return fmt.Errorf("xmr: extensible restriction type 0x%04x is reserved or defined by the table", r.Type)
+		}
+		if len(r.Data) > 0xFFFF {
+			return errors.New("xmr: extensible restriction data too long")
+		}
+	}
+	return nil
 }
 
 // Build encodes the license and signs it with the content integrity key ci
@@ -75,13 +126,35 @@ func (t *Template) Build(ci []byte) ([]byte, error) {
 	if t.Uplink != nil && len(t.Uplink.Checksum) > 0xFFFF {
 		return nil, errors.New("xmr: uplink checksum too long")
 	}
-	if !t.Play && (t.OPL != nil || len(t.AnalogVideo)+len(t.DigitalAudio)+len(t.DigitalVideo)+len(t.PlayEnablers)+len(t.PlayExtra) > 0) {
+	if !t.Play && (t.OPL != nil || len(t.AnalogVideo)+len(t.DigitalAudio)+len(t.DigitalVideo)+len(t.PlayEnablers)+len(t.PlayExtra)+len(t.Restrictions) > 0) {
 		return nil, errors.New("xmr: output restrictions need the Play right")
+	}
+
+	if err := checkExtensible(t.Restrictions); err != nil {
+		return nil, err
+	}
+	for _, r := range t.ExtensibleRights {
+		if _, ok := lookup(r.Type); (ok && !extensiblePolicy(r.Type)) || r.Type == 0 {
+			return nil, fmt.Errorf("xmr: extensible right type 0x%04x is reserved or defined by the table", r.Type)
+		}
+		if err := checkExtensible(r.Restrictions); err != nil {
+			return nil, err
+		}
 	}
 
 	outer := NewContainer(flagsMC, TypeOuterContainer, t.global())
 	if t.Play {
 		outer.Children = append(outer.Children, t.playback())
+	}
+	if t.Read {
+		outer.Children = append(outer.Children, NewContainer(types[TypeReadPolicyContainer].flags, TypeReadPolicyContainer))
+	}
+	if t.Execute {
+		outer.Children = append(outer.Children, NewContainer(types[TypeExecutePolicyContainer].flags, TypeExecutePolicyContainer,
+			leaf(TypeExecutePolicy, nil)))
+	}
+	for _, r := range t.ExtensibleRights {
+		outer.Children = append(outer.Children, NewContainer(flagsCE, r.Type, restrictionObjects(r.Restrictions)...))
 	}
 	outer.Children = append(outer.Children, t.OuterExtra...)
 	outer.Children = append(outer.Children, t.keyMaterial())
@@ -182,8 +255,17 @@ func (t *Template) playback() *Object {
 	for _, id := range t.PlayEnablers {
 		add(NewContainer(types[TypePlayEnablerContainer].flags, TypePlayEnablerContainer, leaf(TypePlayEnabler, guidBytes(id))))
 	}
+	p.Children = append(p.Children, restrictionObjects(t.Restrictions)...)
 	p.Children = append(p.Children, t.PlayExtra...)
 	return p
+}
+
+func restrictionObjects(rs []ExtensibleRestriction) []*Object {
+	out := make([]*Object, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, NewLeaf(r.Flags(), r.Type, append([]byte{}, r.Data...)))
+	}
+	return out
 }
 
 func (t *Template) keyMaterial() *Object {
