@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/internal/keyseed"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
@@ -48,6 +49,8 @@ func newDecryptKeys(tb testing.TB) *decryptKeys {
 		key, err := c.Key(k.id)
 		require.NoError(tb, err)
 		*k.tee = key
+		_, err = key.Enable(policy.Video, policy.StrategyBlock) // releases the decryptor
+		require.NoError(tb, err)
 		ck, err := keyseed.Derive(keyseed.TestSeed(), k.id)
 		require.NoError(tb, err)
 		*k.raw, err = aes.NewCipher(ck[:])

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/store"
 	"github.com/prsim/prsim/tee"
@@ -70,6 +71,9 @@ type deviceJSON struct {
 	Created time.Time   `json:"created"`
 	Roots   []ecc.Point `json:"roots"`
 	TEE     tee.State   `json:"tee"`
+	// Outputs is the platform's default output spec (hal.ParseOutputs);
+	// absent in devices made before prsim simulated outputs: hal.DefaultOutputs.
+	Outputs string `json:"outputs,omitempty"`
 }
 
 // Device is a provisioned device kept in a directory, with its open key
@@ -77,6 +81,10 @@ type deviceJSON struct {
 type Device struct {
 	Dir     string
 	Version string
+	// Outputs is the device's default output spec, from device.json; the
+	// platform the TEE was opened with is TEE.Platform() (it differs when
+	// OpenDeviceWith overrides it).
+	Outputs string
 	Created time.Time
 	TEE     *tee.Device
 	Client  *Client
@@ -92,8 +100,11 @@ type NewDeviceOptions struct {
 	ModelChain    *bcert.Chain
 	ModelSigner   bcert.Signer
 	Roots         []ecc.Point
-	Rand          io.Reader
-	Now           func() time.Time
+	// Outputs is the platform's output spec (hal.ParseOutputs), recorded
+	// as the device's default; "" = hal.DefaultOutputs.
+	Outputs string
+	Rand    io.Reader
+	Now     func() time.Time
 }
 
 // NewDevice provisions a device into dir (which must not hold one).
@@ -103,6 +114,13 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	}
 	if !validVersion(o.Version) {
 		return nil, fmt.Errorf("ree: unknown PlayReady version %q", o.Version)
+	}
+	if o.Outputs == "" {
+		o.Outputs = hal.DefaultOutputs
+	}
+	platform, err := hal.ParseOutputs(o.Outputs)
+	if err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
 	}
 	if o.Rand == nil {
 		o.Rand = cryptoRand{}
@@ -126,13 +144,14 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	}
 	t, err := tee.Provision(b, tee.ProvisionRequest{
 		ModelChain: o.ModelChain, ModelSigner: o.ModelSigner, SecurityLevel: o.SecurityLevel,
-		Features: leafFeatures(o.Version), Version: o.Version, Rand: o.Rand,
+		Features: leafFeatures(o.Version), Version: o.Version, Rand: o.Rand, Platform: platform,
 	})
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	dj := deviceJSON{Format: 1, Version: o.Version, Created: o.Now().UTC().Truncate(time.Second), Roots: o.Roots, TEE: t.State()}
+	dj := deviceJSON{Format: 1, Version: o.Version, Created: o.Now().UTC().Truncate(time.Second), Roots: o.Roots, TEE: t.State(),
+		Outputs: platform.String()}
 	raw, err := json.MarshalIndent(dj, "", "  ")
 	if err != nil {
 		b.Close()
@@ -146,8 +165,18 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 }
 
 // OpenDevice opens the device in dir, re-creating its backend (for "sim:SEED"
-// the simulator with the device's seed).
-func OpenDevice(dir string) (*Device, error) {
+// the simulator with the device's seed), on its default platform.
+func OpenDevice(dir string) (*Device, error) { return OpenDeviceWith(dir, OpenOptions{}) }
+
+// OpenOptions change how a device is opened.
+type OpenOptions struct {
+	// Platform, if set, replaces the device's default outputs for this
+	// session (prsim play --outputs): it is the HAL the TEE is opened with.
+	Platform *hal.Platform
+}
+
+// OpenDeviceWith is [OpenDevice] with options.
+func OpenDeviceWith(dir string, o OpenOptions) (*Device, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, deviceFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &NoDeviceError{Dir: dir}
@@ -163,7 +192,20 @@ func OpenDevice(dir string) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ree: %s: %w", filepath.Join(dir, deviceFile), err)
 	}
-	t, err := tee.Open(b, dj.TEE, nil)
+	spec := dj.Outputs
+	if spec == "" {
+		spec = hal.DefaultOutputs
+	}
+	platform, err := hal.ParseOutputs(spec)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("ree: %s: outputs: %w", filepath.Join(dir, deviceFile), err)
+	}
+	dj.Outputs = platform.String()
+	if o.Platform != nil {
+		platform = *o.Platform
+	}
+	t, err := tee.OpenWith(b, dj.TEE, tee.Options{Platform: platform})
 	if err == nil {
 		err = checkPersona(dj, t)
 	}
@@ -227,7 +269,7 @@ func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device) (*Devi
 		b.Close()
 		return nil, err
 	}
-	return &Device{Dir: dir, Version: dj.Version, Created: dj.Created, TEE: t, Client: c, backend: b, store: s}, nil
+	return &Device{Dir: dir, Version: dj.Version, Outputs: dj.Outputs, Created: dj.Created, TEE: t, Client: c, backend: b, store: s}, nil
 }
 
 // Backend returns the concrete key-backend URI.

@@ -15,6 +15,7 @@ import (
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/licsrv"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
@@ -56,6 +57,7 @@ func Example() {
 	cipher.NewCTR(block, make([]byte, 16)).XORKeyStream(sample, sample)
 
 	key, _ := dev.Client.Key(id)
+	_, _ = key.Enable(policy.Video, policy.StrategyBlock) // the TEE decides the outputs, then releases the decryptor
 	_ = key.DecryptCENC(sample, make([]byte, 8), nil)
 	fmt.Printf("%s\n", sample)
 	// Output:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/hal"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
@@ -27,7 +30,37 @@ type Track struct {
 	KID     kid.ID // zero for a clear track
 	Samples int
 	Out     string // file name inside the output directory
+	// Decision is the TEE's output decision that released the track's
+	// decryptor; nil for a clear track.
+	Decision *policy.Decision
 }
+
+// PlayOption changes how [Client.Play] plays.
+type PlayOption func(*playConfig)
+
+type playConfig struct {
+	strategy policy.Strategy
+}
+
+// WithStrategy sets what the TEE does with an output the license's policy
+// fails: block that output (policy.StrategyBlock, the default) or refuse
+// playback (policy.StrategyRefuse).
+func WithStrategy(s policy.Strategy) PlayOption {
+	return func(c *playConfig) { c.strategy = s }
+}
+
+// DecisionError is a track whose decryptor the TEE did not release: its
+// policy decision refused playback on this platform. It wraps the TEE's
+// error (and so the DRM code).
+type DecisionError struct {
+	Type     string // the track's type
+	Decision policy.Decision
+	Err      error
+}
+
+func (e *DecisionError) Error() string { return fmt.Sprintf("ree: %s track: %v", e.Type, e.Err) }
+
+func (e *DecisionError) Unwrap() error { return e.Err }
 
 // ErrMedia is returned for media prsim cannot read.
 var ErrMedia = errors.New("ree: unsupported or malformed media")
@@ -36,7 +69,15 @@ var ErrMedia = errors.New("ree: unsupported or malformed media")
 // Representation of each) into outDir/<type>.mp4: the clear init segment
 // followed by every media segment. Licenses come from the session, the
 // store, or an acquisition (laURL overrides the header's LA_URL).
-func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string) ([]Track, error) {
+//
+// Before a track decrypts, the TEE decides its outputs for the device's
+// platform under the strategy (WithStrategy); the decision is reported in
+// Track.Decision, and a refusal is a [*DecisionError].
+func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string, opts ...PlayOption) ([]Track, error) {
+	var pc playConfig
+	for _, o := range opts {
+		o(&pc)
+	}
 	data, err := ReadLocalFile(mpdPath, MaxMPDSize)
 	if err != nil {
 		return nil, err
@@ -76,7 +117,10 @@ func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string) ([]Tra
 		if err != nil {
 			return tracks, err
 		}
-		tr, err := c.playTrack(ctx, files, h, laURL, filepath.Join(outDir, name))
+		tr, err := c.playTrack(ctx, files, h, laURL, filepath.Join(outDir, name), streamOf(typ), pc.strategy)
+		if de := (*DecisionError)(nil); errors.As(err, &de) {
+			de.Type = typ
+		}
 		if err != nil {
 			return tracks, err
 		}
@@ -87,6 +131,18 @@ func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string) ([]Tra
 		return nil, fmt.Errorf("ree: MPD has no playable adaptation set: %w", ErrMedia)
 	}
 	return tracks, nil
+}
+
+// streamOf is the stream a track's decryptor serves, as the TEE's policy
+// engine distinguishes them.
+func streamOf(typ string) policy.Stream {
+	switch typ {
+	case "video":
+		return policy.Video
+	case "audio":
+		return policy.Audio
+	}
+	return policy.AllStreams
 }
 
 func contentType(as *mpd.AdaptationSetType) string {
@@ -123,7 +179,7 @@ func (tf trackFiles) segName(path string) string {
 // playTrack decrypts init + segments into out, one segment in memory at a
 // time. The output is written to out.part and renamed once complete, so a
 // failure leaves no partial track behind.
-func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header, laURL, out string) (tr Track, err error) {
+func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header, laURL, out string, stream policy.Stream, strategy policy.Strategy) (tr Track, err error) {
 	single := len(files.media) == 0
 	limit := int64(MaxInitSize)
 	if single {
@@ -158,8 +214,15 @@ func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header,
 		if err != nil {
 			return tr, err
 		}
+		// The TEE releases the decryptor only on a decision for its
+		// platform; nothing is written before it.
+		dec, err := tk.key.Enable(stream, strategy)
+		if err != nil {
+			return tr, &DecisionError{Decision: dec, Err: err}
+		}
 		keys[ti.TrackID] = tk
 		tr.KID = tk.key.KID()
+		tr.Decision = &dec
 	}
 	part := out + ".part"
 	w, err := os.Create(part)
@@ -553,4 +616,47 @@ func expandTemplate(tmpl, repID string, bw uint32, number, t uint64) (string, er
 		return "", fmt.Errorf("ree: bad segment template (a format on $RepresentationID$, or a width over %d): %w", MaxTemplateWidth, ErrMedia)
 	}
 	return out, nil
+}
+
+// CombineOutputs folds the tracks' decisions into one entry per output of
+// the platform, in platform order: the worst action any track's decision
+// gives the output (block > constrain > protect > pass), with the
+// protections and reasons of the tracks that gave it (each reason
+// prefixed with its track type). An output no protected track reaches
+// passes.
+func CombineOutputs(p hal.Platform, tracks []Track) []policy.OutputDecision {
+	out := make([]policy.OutputDecision, 0, len(p.Outputs))
+	for _, o := range p.Outputs {
+		od := policy.OutputDecision{Kind: o.Kind, Output: o.Kind.String(), Action: policy.Pass, Protections: []string{}}
+		var reasons []string
+		for _, t := range tracks {
+			if t.Decision == nil {
+				continue
+			}
+			d, ok := t.Decision.Output(o.Kind)
+			if !ok {
+				continue
+			}
+			if d.Action > od.Action {
+				od.Action, od.Protections, reasons = d.Action, []string{}, nil
+			}
+			if d.Action < od.Action {
+				continue
+			}
+			for _, pr := range d.Protections {
+				if !slices.Contains(od.Protections, pr) {
+					od.Protections = append(od.Protections, pr)
+				}
+			}
+			if r := t.Type + ": " + d.Reason; d.Reason != "" && !slices.Contains(reasons, r) {
+				reasons = append(reasons, r)
+			}
+		}
+		od.Reason = strings.Join(reasons, "; ")
+		if od.Reason == "" {
+			od.Reason = "no protected stream restricts this output"
+		}
+		out = append(out, od)
+	}
+	return out
 }

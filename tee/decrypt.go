@@ -28,6 +28,9 @@ func (k *Key) blockFor(cbc bool) (cipher.Block, error) {
 	if k.closed {
 		return nil, errClosed
 	}
+	if !k.released {
+		return nil, errNotReleased
+	}
 	if k.CBC() != cbc {
 		return nil, errScheme
 	}

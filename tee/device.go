@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/bcert"
 )
@@ -60,6 +61,8 @@ type ProvisionRequest struct {
 	// file, says which client the device is; "" records none.
 	Version string
 	Rand    io.Reader
+	// Platform is the HAL the device is opened with (see [Options]).
+	Platform hal.Platform
 }
 
 // Persona is what the device's leaf certificate says it is: the only
@@ -135,6 +138,8 @@ type Device struct {
 	// softSign is the parsed signing key of a soft device, kept so that a
 	// signature does not re-derive the public key each time.
 	softSign *ecdsa.PrivateKey
+	// platform is the injected HAL: the outputs every decision is for.
+	platform hal.Platform
 
 	mu     sync.Mutex
 	nonces [][16]byte // outstanding challenge nonces, oldest first
@@ -202,13 +207,13 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 		return nil, fmt.Errorf("tee: failed to build device certificate: %w", err)
 	}
 	chain := req.ModelChain.Prepend(leaf)
-	return Open(b, State{
+	return OpenWith(b, State{
 		Backend:       b.URI(),
 		SecurityLevel: sl,
 		Chain:         chain.Bytes(),
 		SignKey:       signBlob,
 		EncKey:        encBlob,
-	}, req.Rand)
+	}, Options{Rand: req.Rand, Platform: req.Platform})
 }
 
 // Open restores a provisioned device from its state. rand supplies nonces
@@ -225,6 +230,13 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 // Whether the root-most issuer is one the device trusts is its owner's
 // check (ree verifies it against the device's roots).
 func Open(b *Backend, st State, nonceRand io.Reader) (*Device, error) {
+	return OpenWith(b, st, Options{Rand: nonceRand})
+}
+
+// OpenWith is [Open] with the HAL injected: o.Platform is the platform
+// every output decision of this device is made for.
+func OpenWith(b *Backend, st State, o Options) (*Device, error) {
+	nonceRand := o.Rand
 	if nonceRand == nil {
 		nonceRand = cryptoRand{}
 	}
@@ -263,7 +275,8 @@ func Open(b *Backend, st State, nonceRand io.Reader) (*Device, error) {
 			Stored: strconv.FormatUint(uint64(st.SecurityLevel), 10), Cert: strconv.FormatUint(uint64(p.SecurityLevel), 10)})
 	}
 	st.SecurityLevel = p.SecurityLevel
-	d := &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub, rand: nonceRand}
+	d := &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub, rand: nonceRand,
+		platform: platformOrDefault(o.Platform)}
 	if !b.IsTPM() {
 		if d.softSign, err = softKey(st.SignKey); err != nil {
 			return nil, err

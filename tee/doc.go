@@ -12,10 +12,15 @@
 //     key (docs/formats/xmr.md §8–§10): the license's ECC device key must be this
 //     device's encryption key, the leaf certificate's security level must
 //     meet the license minimum, the ElGamal ciphertext is opened with ECDH_ZGen in the
-//     backend, and the CMAC is checked with CI before CK is accepted.
+//     backend, and the CMAC is checked with CI before CK is accepted. Every
+//     object of the license passes the fail-closed table ([Rules],
+//     docs/protocol.md §8): enforced, ignored, or refused with its DRM code.
 //   - DECRYPT: a bound [Key] is a decryptor handle for AES-128-CTR (cenc) and
 //     AES-128-CBC pattern (cbcs) samples. The REE holds handles, never key
-//     bytes.
+//     bytes. A handle decrypts only after [Key.Enable] has run the policy
+//     engine (package policy) for the device's platform, the HAL injected
+//     at open ([OpenWith]), and the decision allows it
+//     (OEM_TEE_POLICY_Enforce's place in PRiTEE).
 //
 // # Backends
 //

@@ -9,7 +9,9 @@ import (
 	"sync"
 
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
@@ -24,11 +26,16 @@ type Key struct {
 	persistent bool
 	rightsID   [16]byte
 	license    *xmr.License
+	persona    policy.Persona // the device's, from its leaf certificate
+	platform   hal.Platform   // the device's injected HAL
 
-	mu     sync.Mutex
-	ck     [16]byte
-	block  cipher.Block
-	closed bool
+	mu       sync.Mutex
+	decision policy.Decision // the last Enable's
+	decided  bool
+	released bool // the last decision allows decryption
+	ck       [16]byte
+	block    cipher.Block
+	closed   bool
 }
 
 // Bind verifies an XMR license for this device and unwraps its content key
@@ -36,9 +43,10 @@ type Key struct {
 // (unknown must-understand objects reject it); it is a simple ECC-256 license
 // for an AES-CTR or AES-CBC key; its ECC device key is this device's
 // encryption key (else DRM_E_LICENSEMISMATCH); the device certificate's
-// security level meets its minimum (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); it has no
-// time-based policy, since the device has no trusted clock yet
-// (DRM_E_NO_CLK_SUPPORTED), and no unknown must-understand restriction; a non-persistent
+// security level meets its minimum (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW); every
+// object passes the fail-closed table ([Rules]: time-based policy without a
+// trusted clock gives DRM_E_NO_CLK_SUPPORTED, an unknown must-understand
+// restriction DRM_E_EXTENDED_RESTRICTION_NOT_UNDERSTOOD, …); a non-persistent
 // license carries an outstanding nonce as rights ID (DRM_E_LICENSEMISMATCH);
 // and its CMAC verifies with the unwrapped CI (DRM_E_LIC_SIGNATURE_FAILURE).
 // Only then is CK accepted.
@@ -67,7 +75,9 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	if uint32(minSL) > d.persona.SecurityLevel {
 		return nil, fmt.Errorf("tee: license minimum security level %d is above the device's %d: %w", minSL, d.persona.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
 	}
-	if err := checkPolicy(lic.Policy()); err != nil {
+	// The fail-closed table (policy_table.go): every object is enforced,
+	// informational, or refuses the bind with its row's code.
+	if err := checkRules(lic, d.persona, lic.Policy().Unknown); err != nil {
 		return nil, err
 	}
 	if !lic.Persistent() && !d.nonceOutstanding(lic.RightsID) {
@@ -98,31 +108,14 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 		persistent: lic.Persistent(),
 		rightsID:   lic.RightsID,
 		license:    lic,
+		persona:    d.persona.policyPersona(),
+		platform:   d.Platform(),
 	}
 	copy(k.ck[:], x[16:])
 	if k.block, err = aes.NewCipher(k.ck[:]); err != nil {
 		return nil, err
 	}
 	return k, nil
-}
-
-// checkPolicy refuses what this TEE cannot enforce. prsim devices have no
-// trusted clock yet, and without one a device must not bind a time-based
-// license (docs/formats/policies-and-outputs.md §5, §9); a must-understand
-// extensible restriction it does not know is refused likewise.
-func checkPolicy(p xmr.Policy) error {
-	timed := p.ExpireAfterFirstPlay != nil || p.ExpireAfterFirstUse != nil || p.ExpireAfterFirstStore != nil ||
-		p.RealTimeExpiration ||
-		(p.Expiration != nil && (p.Expiration.Begin != 0 || p.Expiration.End != xmr.ExpirationUnlimited))
-	if timed {
-		return fmt.Errorf("tee: license has time-based policy and the device has no trusted clock: %w", drm.ErrNoClkSupported)
-	}
-	for _, o := range p.Unknown {
-		if o.Flags&xmr.FlagMustUnderstand != 0 {
-			return fmt.Errorf("tee: must-understand restriction 0x%04x not understood: %w", o.Type, drm.ErrExtendedRestrictionNotUnderstood)
-		}
-	}
-	return nil
 }
 
 // KID returns the key identifier.

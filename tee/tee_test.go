@@ -19,6 +19,7 @@ import (
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/internal/swtpmtest"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/kid"
@@ -220,6 +221,8 @@ func checkCENC(t *testing.T, k *tee.Key) {
 	for _, s := range subs {
 		ts = append(ts, tee.Subsample{Clear: uint32(s.BytesOfClearData), Protected: s.BytesOfProtectedData})
 	}
+	_, err := k.Enable(policy.Video, policy.StrategyBlock)
+	require.NoError(t, err)
 	require.NoError(t, k.DecryptCENC(enc, iv, ts))
 	require.Equal(t, clearData, enc)
 }
@@ -228,6 +231,8 @@ func TestCBCSMatchesMp4ff(t *testing.T) {
 	b := openSoft(t)
 	d := provision(t, b, 2000)
 	k, err := d.Bind(license(t, d, licOpts{persistent: true, keyType: xmr.KeyTypeAESCBC}))
+	require.NoError(t, err)
+	_, err = k.Enable(policy.Video, policy.StrategyBlock)
 	require.NoError(t, err)
 	iv := make([]byte, 16)
 	_, _ = rand.Read(iv)

@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/ree"
@@ -28,6 +30,7 @@ type deviceNewOptions struct {
 	sl      uint32
 	version string
 	tpm     string
+	outputs string
 	json    bool
 }
 
@@ -37,6 +40,7 @@ func (o *deviceNewOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&o.dir, "dir", "", "device directory to create (required)")
 	f.Uint32Var(&o.sl, "sl", 0, "security level: 150, 2000 or 3000 (required)")
 	f.StringVar(&o.version, "version", "4.5", "PlayReady version: 2.0, 3.0, 4.3 or 4.5")
+	f.StringVar(&o.outputs, "outputs", hal.DefaultOutputs, `the platform's outputs, the default for every play: KIND[:opt,…] joined by ';', e.g. "internal;hdmi:hdcp=2.2,type1;component:cgmsa,agc;spdif:scms;unknown;decoder:max=1920x1080"`)
 	f.StringVar(&o.tpm, "tpm", "sim", "key backend: sim, sim:SEED, swtpm:DIR (prsim runs swtpm on DIR), swtpm:HOST:PORT, /dev/tpmrm0 or soft")
 	f.BoolVar(&o.json, "json", false, "print device info as JSON")
 	_ = c.MarkFlagRequired("pki")
@@ -47,7 +51,7 @@ func (o *deviceNewOptions) addFlags(c *cobra.Command) {
 func newDeviceNewCmd() *cobra.Command {
 	o := &deviceNewOptions{}
 	c := &cobra.Command{
-		Use:   "new --pki PKI --dir DEV --sl 150|2000|3000 [--version 4.5] [--tpm sim|swtpm:DIR|swtpm:HOST:PORT|/dev/tpmrm0|soft]",
+		Use:   "new --pki PKI --dir DEV --sl 150|2000|3000 [--version 2.0|3.0|4.3|4.5] [--outputs SPEC] [--tpm sim|swtpm:DIR|swtpm:HOST:PORT|/dev/tpmrm0|soft]",
 		Short: "Provision a device: keys generated in the TEE backend, leaf certificate signed by the model key",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,6 +59,13 @@ func newDeviceNewCmd() *cobra.Command {
 				return usagef("--sl must be 150, 2000 or 3000")
 			}
 			if err := checkBackend(o.tpm); err != nil {
+				return err
+			}
+			if !slices.Contains(ree.Versions, o.version) {
+				return usagef("--version must be one of %s", strings.Join(ree.Versions, ", "))
+			}
+			platform, err := parseOutputs(o.outputs)
+			if err != nil {
 				return err
 			}
 			p, err := pki.Load(o.pki)
@@ -68,7 +79,7 @@ func newDeviceNewCmd() *cobra.Command {
 			d, err := ree.NewDevice(o.dir, ree.NewDeviceOptions{
 				Version: o.version, SecurityLevel: o.sl, Backend: o.tpm,
 				ModelChain: model.Chain, ModelSigner: pki.KeySigner{Key: model.Key, Rand: rand.Reader},
-				Roots: []ecc.Point{p.Root},
+				Roots: []ecc.Point{p.Root}, Outputs: platform.String(),
 			})
 			if err != nil {
 				return err
@@ -77,7 +88,7 @@ func newDeviceNewCmd() *cobra.Command {
 			if o.json {
 				return writeJSON(cmd.OutOrStdout(), deviceInfo(d))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provisioned SL%d PlayReady %s device in %s (backend %s)\n", d.TEE.SecurityLevel(), d.Version, o.dir, d.Backend())
+			fmt.Fprintf(cmd.OutOrStdout(), "provisioned SL%d PlayReady %s device in %s (backend %s, outputs %s)\n", d.TEE.SecurityLevel(), d.Version, o.dir, d.Backend(), d.Outputs)
 			return nil
 		},
 	}
@@ -90,6 +101,7 @@ type deviceInfoJSON struct {
 	Version        string   `json:"version"`
 	SecurityLevel  uint32   `json:"security_level"`
 	Backend        string   `json:"backend"`
+	Outputs        string   `json:"outputs"` // the platform's default output spec
 	TPM            bool     `json:"tpm"`
 	CertID         string   `json:"cert_id"`
 	ClientID       string   `json:"client_id"`
@@ -107,7 +119,7 @@ type deviceInfoJSON struct {
 // features are the leaf's, and ree.OpenDevice has refused a device.json
 // whose level, version or chain contradicts it (docs/protocol.md §5).
 func deviceInfo(d *ree.Device) deviceInfoJSON {
-	info := deviceInfoJSON{Dir: d.Dir, Version: d.Version, SecurityLevel: d.TEE.SecurityLevel(), Backend: d.Backend(),
+	info := deviceInfoJSON{Dir: d.Dir, Version: d.Version, SecurityLevel: d.TEE.SecurityLevel(), Backend: d.Backend(), Outputs: d.Outputs,
 		TPM: d.Backend() != "soft"}
 	if chain, err := bcert.ParseChain(d.TEE.Chain()); err == nil {
 		leaf := chain.Leaf()
@@ -151,8 +163,8 @@ func newDeviceInfoCmd() *cobra.Command {
 			if o.json {
 				return writeJSON(cmd.OutOrStdout(), info)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "SL%d PlayReady %s device, backend %s, %d stored license(s), %s %s\n",
-				info.SecurityLevel, info.Version, info.Backend, info.StoredLicenses, info.Manufacturer, info.Model)
+			fmt.Fprintf(cmd.OutOrStdout(), "SL%d PlayReady %s device, backend %s, outputs %s, %d stored license(s), %s %s\n",
+				info.SecurityLevel, info.Version, info.Backend, info.Outputs, info.StoredLicenses, info.Manufacturer, info.Model)
 			return nil
 		},
 	}
@@ -160,6 +172,16 @@ func newDeviceInfoCmd() *cobra.Command {
 	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("dir")
 	return c
+}
+
+// parseOutputs reads an --outputs spec as a usage error when it is bad;
+// hal's error names the bad token (truncated), never the whole input.
+func parseOutputs(spec string) (hal.Platform, error) {
+	p, err := hal.ParseOutputs(spec)
+	if err != nil {
+		return p, usagef("--outputs: %v", err)
+	}
+	return p, nil
 }
 
 // checkBackend explains a bad --tpm before any work. The value is not
