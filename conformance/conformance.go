@@ -45,17 +45,25 @@ const (
 	// FamilyRobustness: hostile or abusive clients (amplifying requests,
 	// slow and idle connections) are bounded.
 	FamilyRobustness = "robustness"
+	// FamilyPolicy: each policy object a server is asked for arrives
+	// encoded as asked, and the device decides on it as the oracle does.
+	FamilyPolicy = "policy"
 )
 
 // Families returns the scenario families in run order.
 func Families() []string {
-	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness}
+	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy}
 }
 
 // Profiles: how the runner asks the server for a policy.
 const (
 	ProfileCfg  = "cfg"  // Microsoft test-server cfg= query string
 	ProfileNone = "none" // plain requests; scenarios needing a policy are skipped
+	// ProfileEntitlement: policies travel in an Axinom-style entitlement
+	// message (a JWT signed with the communication key, header
+	// X-AxDRM-Message); scenarios needing a policy it cannot express are
+	// skipped.
+	ProfileEntitlement = "entitlement"
 )
 
 // Personas: the devices scenarios run as.
@@ -63,6 +71,7 @@ const (
 	PersonaSL3000        = "sl3000-4.5"     // SL3000 PlayReady 4.5 device of the server's PKI
 	PersonaSL2000        = "sl2000-4.5"     // SL2000 PlayReady 4.5 device of the server's PKI
 	PersonaUntrustedRoot = "untrusted-root" // SL3000 device of a PKI the server does not trust
+	PersonaPR20          = "sl2000-2.0"     // SL2000 PlayReady 2.0 device of the server's PKI
 )
 
 // Scenario is one check.
@@ -86,6 +95,7 @@ func Scenarios() []Scenario {
 	all = append(all, faultScenarios()...)
 	all = append(all, playbackScenarios()...)
 	all = append(all, robustnessScenarios()...)
+	all = append(all, policyScenarios()...)
 	return all
 }
 
@@ -100,8 +110,13 @@ type Options struct {
 	// ServerCert is the server's BCert chain (CHAI bytes); nil: fetched
 	// from GET /prsim/server-cert on the URL's origin.
 	ServerCert []byte
-	// Profile is ProfileCfg ("" too) or ProfileNone.
+	// Profile is ProfileCfg ("" too), ProfileNone or ProfileEntitlement.
 	Profile string
+	// CommKeyID and CommKey are the communication key the server under
+	// test shares (ProfileEntitlement only, required there): the runner
+	// signs its entitlement messages with it. The key is never reported.
+	CommKeyID string
+	CommKey   []byte
 	// Only restricts the run to these families; empty: all.
 	Only []string
 	// TPM is the key backend of the runner's devices ("" = soft), e.g. sim.
@@ -145,8 +160,12 @@ func (o *Options) check() error {
 	case "":
 		o.Profile = ProfileCfg
 	case ProfileCfg, ProfileNone:
+	case ProfileEntitlement:
+		if o.CommKeyID == "" || len(o.CommKey) == 0 {
+			return usage("profile entitlement needs the server's communication key (--comm-key ID=B64)")
+		}
 	default:
-		return usage("unknown profile %q (want cfg or none)", o.Profile)
+		return usage("unknown profile %q (want cfg, none or entitlement)", o.Profile)
 	}
 	for _, f := range o.Only {
 		if !slices.Contains(Families(), f) {

@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
 	"net"
@@ -59,7 +60,7 @@ func newFixture(t *testing.T) fixture {
 func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 	t.Helper()
 	srv, err := licsrv.New(licsrv.Config{Chain: f.pki.Server.Chain, SignKey: f.pki.Server.SignKey, EncKey: f.pki.Server.EncKey,
-		Roots: []ecc.Point{f.pki.Root}, Now: clock, Defects: defects,
+		Roots: []ecc.Point{f.pki.Root}, Now: clock, Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
 		Limits: licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second}})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,6 +69,12 @@ func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String() + "/rightsmanager.asmx"
 }
+
+// The communication key the test server shares with the runner (profile
+// entitlement).
+const commKeyID = "6A5C53F6-3A1C-4E3E-9E31-0B0D8A7C1F12"
+
+func commKey() []byte { return []byte("prsim conformance test comm key!") }
 
 // connWait is how long R3 and R4 wait in tests: the test server cuts in
 // about 1 s, one without timeouts (no-timeouts) is given up on soon after.
@@ -79,6 +86,9 @@ func (f fixture) run(t *testing.T, o conformance.Options) *conformance.Report {
 		o.PKIDir = f.dir
 	}
 	o.Now, o.Rand = clock, newSeeded(2)
+	if o.Profile == conformance.ProfileEntitlement && o.CommKey == nil {
+		o.CommKeyID, o.CommKey = commKeyID, commKey()
+	}
 	if o.ConnWait == 0 {
 		o.ConnWait = connWait
 	}
@@ -95,7 +105,7 @@ var breaks = map[licsrv.Defect][]string{
 	licsrv.DefectBadResponseSignature: {"P2"},
 	// ignore-sl issues a min-SL-150 license instead of refusing: L7 sees the
 	// device bind it, R1 sees no fault (R1 passes only on a fault).
-	licsrv.DefectIgnoreSL:               {"L7", "R1"},
+	licsrv.DefectIgnoreSL:               {"L7", "R1", "Y5"},
 	licsrv.DefectIgnorePersist:          {"L3"},
 	licsrv.DefectWrongContentKey:        {"L5", "B1", "B2"},
 	licsrv.DefectAcceptBadSignature:     {"P4"},
@@ -107,6 +117,43 @@ var breaks = map[licsrv.Defect][]string{
 	// issue-above-cert-sl issues the SL3000 license: the device refuses it,
 	// so L7 still passes; R1 does not.
 	licsrv.DefectIssueAboveCertSL: {"R1"},
+	licsrv.DefectMisEncodeOPL:     {"Y1"},
+	licsrv.DefectDropPlayEnabler:  {"Y3"},
+	// keep-unsupported-key is about entitlement keys: nothing under cfg.
+	licsrv.DefectKeepUnsupportedKey: {},
+}
+
+// breaksEntitlement is what each defect breaks under profile entitlement
+// (run against the same server, which also has a communication key). F6
+// and R1 are skipped there; the reference server applies ignore-sl and
+// ignore-persist to a message's min_device_security_level and
+// allow_persistence too, but an SL3000 key for the SL2000 device is left
+// out, not refused (L7 still passes); issue-above-cert-sl is about cfg
+// sl: only.
+var breaksEntitlement = map[licsrv.Defect][]string{
+	licsrv.DefectNoNonceEcho:            {"P1"},
+	licsrv.DefectUnsignedResponse:       {"P2"},
+	licsrv.DefectBadResponseSignature:   {"P2"},
+	licsrv.DefectIgnoreSL:               {"Y5"},
+	licsrv.DefectIgnorePersist:          {"L3"},
+	licsrv.DefectWrongContentKey:        {"L5", "B1", "B2"},
+	licsrv.DefectAcceptBadSignature:     {"P4"},
+	licsrv.DefectAcceptUntrustedRoot:    {"P5"},
+	licsrv.DefectFaultAs200:             {"F1", "F2", "F3", "F4", "F5"},
+	licsrv.DefectIgnoreLicenseRequested: {"L6"},
+	licsrv.DefectNoLimits:               {"R2"},
+	licsrv.DefectNoTimeouts:             {"R3", "R4"},
+	licsrv.DefectIssueAboveCertSL:       {},
+	licsrv.DefectMisEncodeOPL:           {"Y1"},
+	licsrv.DefectDropPlayEnabler:        {"Y3"},
+	licsrv.DefectKeepUnsupportedKey:     {"Y5", "Y6", "Y7"},
+}
+
+// skippedUnder is what each profile skips against a clean server.
+var skippedUnder = map[string][]string{
+	conformance.ProfileCfg:         {"Y6"},
+	conformance.ProfileEntitlement: {"F6", "R1"},
+	conformance.ProfileNone:        {"L3", "L7", "F6", "R1", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"},
 }
 
 func statuses(rep *conformance.Report) (fails []string, others map[string]conformance.Status) {
@@ -134,42 +181,95 @@ func details(rep *conformance.Report) string {
 	return b.String()
 }
 
+// unexpected drops the profile's expected skips from others.
+func unexpected(others map[string]conformance.Status, profile string) map[string]conformance.Status {
+	for _, id := range skippedUnder[profile] {
+		if others[id] == conformance.Skipped {
+			delete(others, id)
+		}
+	}
+	return others
+}
+
 func TestCleanServerPasses(t *testing.T) {
 	f := newFixture(t)
-	rep := f.run(t, conformance.Options{URL: f.server(t)})
-	require.Len(t, rep.Results, len(conformance.Scenarios()))
-	fails, others := statuses(rep)
-	require.Empty(t, fails, "%s", details(rep))
-	require.Empty(t, others, "%s", details(rep))
-	require.Equal(t, len(rep.Results), rep.Summary.Pass)
-	require.False(t, rep.MustFailed())
+	for _, profile := range []string{conformance.ProfileCfg, conformance.ProfileEntitlement} {
+		t.Run(profile, func(t *testing.T) {
+			rep := f.run(t, conformance.Options{URL: f.server(t), Profile: profile})
+			require.Len(t, rep.Results, len(conformance.Scenarios()))
+			for _, r := range rep.Results {
+				t.Logf("%s %s %dms: %s", r.ID, r.Status, r.DurationMS, r.Detail)
+			}
+			fails, others := statuses(rep)
+			require.Empty(t, fails, "%s", details(rep))
+			require.Len(t, others, len(skippedUnder[profile]), "%s", details(rep))
+			require.Empty(t, unexpected(others, profile), "%s", details(rep))
+			require.Equal(t, len(rep.Results)-len(skippedUnder[profile]), rep.Summary.Pass)
+			require.False(t, rep.MustFailed())
+		})
+	}
 }
 
 func TestEachDefectFailsExactlyItsScenarios(t *testing.T) {
 	require.ElementsMatch(t, licsrv.Defects(), mapsKeys(breaks), "every defect has an expected set")
+	require.ElementsMatch(t, licsrv.Defects(), mapsKeys(breaksEntitlement), "every defect has an expected entitlement set")
 	f := newFixture(t)
-	for _, d := range licsrv.Defects() {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel() // R3 and R4 mostly wait: overlap them
-			rep := f.run(t, conformance.Options{URL: f.server(t, d)})
-			fails, others := statuses(rep)
-			want := slices.Clone(breaks[d])
-			sort.Strings(want)
-			require.Equal(t, want, fails, "%s", details(rep))
-			require.Empty(t, others, "%s", details(rep))
-			must := false
-			for _, r := range rep.Results {
-				must = must || (r.Status == conformance.Fail && r.Level == conformance.Must)
-			}
-			require.Equal(t, must, rep.MustFailed(), "only should scenarios fail: exit 0")
-			for _, r := range rep.Results {
-				if r.Status == conformance.Fail {
-					require.Contains(t, r.Detail, "expected ")
-					require.Contains(t, r.Detail, "; seen ")
+	for _, profile := range []string{conformance.ProfileCfg, conformance.ProfileEntitlement} {
+		table := breaks
+		if profile == conformance.ProfileEntitlement {
+			table = breaksEntitlement
+		}
+		for _, d := range licsrv.Defects() {
+			t.Run(profile+"/"+string(d), func(t *testing.T) {
+				t.Parallel() // R3 and R4 mostly wait: overlap them
+				o := conformance.Options{URL: f.server(t, d), Profile: profile}
+				if profile == conformance.ProfileEntitlement {
+					// Only the families whose requests carry the message:
+					// the others send the same requests as under cfg (the
+					// clean run covers them under entitlement).
+					o.Only = entitlementFamilies
 				}
-			}
-		})
+				rep := f.run(t, o)
+				fails, others := statuses(rep)
+				var want []string
+				for _, id := range table[d] {
+					if len(o.Only) == 0 || slices.Contains(o.Only, familyOf(id)) {
+						want = append(want, id)
+					}
+				}
+				sort.Strings(want)
+				if len(want) == 0 {
+					want = nil
+				}
+				require.Equal(t, want, fails, "%s", details(rep))
+				require.Empty(t, unexpected(others, profile), "%s", details(rep))
+				must := false
+				for _, r := range rep.Results {
+					must = must || (r.Status == conformance.Fail && r.Level == conformance.Must)
+				}
+				require.Equal(t, must, rep.MustFailed(), "only should scenarios fail: exit 0")
+				for _, r := range rep.Results {
+					if r.Status == conformance.Fail {
+						require.Contains(t, r.Detail, "expected ")
+						require.Contains(t, r.Detail, "; seen ")
+					}
+				}
+			})
+		}
 	}
+}
+
+// entitlementFamilies are the families whose requests change under
+// profile entitlement.
+var entitlementFamilies = []string{conformance.FamilyLicensing, conformance.FamilyPlayback, conformance.FamilyPolicy}
+
+func familyOf(id string) string {
+	for _, s := range conformance.Scenarios() {
+		if s.ID == id {
+			return s.Family
+		}
+	}
+	return ""
 }
 
 func mapsKeys(m map[licsrv.Defect][]string) []licsrv.Defect {
@@ -194,7 +294,7 @@ func TestProfileNoneSkipsPolicyScenarios(t *testing.T) {
 			t.Errorf("%s %s: %s", r.ID, r.Status, r.Detail)
 		}
 	}
-	require.Equal(t, []string{"L3", "L7", "F6", "R1"}, skipped)
+	require.Equal(t, skippedUnder[conformance.ProfileNone], skipped)
 }
 
 func TestOnlyAndJSONShape(t *testing.T) {
@@ -230,7 +330,9 @@ func TestOptionsRefused(t *testing.T) {
 		"nopki":   {URL: "http://127.0.0.1:1/x"},
 		"badpki":  {URL: "http://127.0.0.1:1/x", PKIDir: t.TempDir()},
 		"profile": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: "json"},
-		"family":  {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"policy"}},
+		"family":  {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"clock"}},
+		"nokey":   {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement},
+		"nokeyid": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement, CommKey: commKey()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := conformance.Run(context.Background(), o)
@@ -267,10 +369,47 @@ func TestDocsListEveryScenario(t *testing.T) {
 		line := doc[i : i+strings.IndexByte(doc[i:], '\n')]
 		require.True(t, strings.HasSuffix(line, "| "+s.Title+" |"), "row of %s has another title: %s", s.ID, line)
 	}
-	for d, ids := range breaks {
+	ids := func(l []string) string {
+		if len(l) == 0 {
+			return "—"
+		}
+		return strings.Join(l, ", ")
+	}
+	for d, cfg := range breaks {
 		require.Contains(t, doc, "| `"+string(d)+"` | ")
 		line := doc[strings.Index(doc, "| `"+string(d)+"` | "):]
 		line = line[:strings.IndexByte(line, '\n')]
-		require.True(t, strings.HasSuffix(line, "| "+strings.Join(ids, ", ")+" |"), "defect row: %s", line)
+		require.True(t, strings.HasSuffix(line, "| "+ids(cfg)+" | "+ids(breaksEntitlement[d])+" |"), "defect row: %s", line)
+	}
+}
+
+// Under profile entitlement the message (a JWT carrying content keys) and
+// the communication key appear in no report and no saved exchange, also
+// when the request gets no HTTP answer.
+func TestEntitlementSecretsNotReported(t *testing.T) {
+	f := newFixture(t)
+	ex := t.TempDir()
+	for _, u := range []string{f.server(t), "http://127.0.0.1:1/rightsmanager.asmx"} {
+		rep := f.run(t, conformance.Options{URL: u, ServerCert: f.pki.Server.Chain.Bytes(), Profile: conformance.ProfileEntitlement,
+			Only: []string{conformance.FamilyLicensing, conformance.FamilyPolicy}, ExchangeDir: ex})
+		var js, junit, html bytes.Buffer
+		require.NoError(t, rep.WriteJSON(&js))
+		require.NoError(t, rep.WriteJUnit(&junit))
+		require.NoError(t, rep.WriteHTML(&html, ""))
+		outs := []string{js.String(), junit.String(), html.String()}
+		require.NoError(t, filepath.Walk(ex, func(path string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				b, rerr := os.ReadFile(path)
+				outs = append(outs, string(b))
+				return rerr
+			}
+			return err
+		}))
+		for _, out := range outs {
+			require.NotContains(t, out, "eyJhbGciOiJIUzI1NiI", "a JWT (base64url of its header '{\"alg\":\"HS256\"')")
+			require.NotContains(t, out, string(commKey()))
+			require.NotContains(t, out, base64.StdEncoding.EncodeToString(commKey()))
+			require.NotContains(t, out, "prsim-entitlement")
+		}
 	}
 }

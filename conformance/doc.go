@@ -24,13 +24,16 @@
 // # Profiles
 //
 // [ProfileCfg] drives the server with the Microsoft test-server cfg= query
-// grammar (docs/formats/policies-and-outputs.md §6); [ProfileNone] sends plain
-// requests, and scenarios that need a policy are skipped.
+// grammar (docs/formats/policies-and-outputs.md §6); [ProfileEntitlement]
+// sends the same policies as Axinom-style entitlement messages (§7), JWTs
+// signed with the communication key the server shares, skipping what a
+// message cannot say; [ProfileNone] sends plain requests, and scenarios that
+// need a policy are skipped.
 //
 // # Adding scenarios
 //
 // Scenarios are rows of one table, one file per family (licensing.go,
-// protocol.go, faults.go, playback.go, robustness*.go); a new family is a new file, a name in
+// protocol.go, faults.go, playback.go, robustness*.go, policy*.go); a new family is a new file, a name in
 // [Families] and its rows in [Scenarios]. A scenario's function gets an env
 // with devices by persona, the URL (with or without cfg) and the exchange
 // recorder.
@@ -39,7 +42,8 @@
 //
 // The runner's devices and content keys are test keys. Content keys it
 // chooses travel in the cfg query string, as the test-server grammar wants,
-// and are never written to reports, details or saved exchanges (SOAP bodies
-// carry no clear key). Details quote server fault reasons sanitised and
+// or in the entitlement message (an HTTP header), and are never written to
+// reports, details or saved exchanges (SOAP bodies carry no clear key); nor
+// is the message or the communication key. Details quote server fault reasons sanitised and
 // bounded, never raw bodies.
 package conformance

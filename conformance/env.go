@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/ree"
@@ -51,6 +52,7 @@ func personas() map[string]persona {
 		PersonaSL3000:        {sl: 3000, version: "4.5"},
 		PersonaSL2000:        {sl: 2000, version: "4.5"},
 		PersonaUntrustedRoot: {sl: 3000, version: "4.5", foreign: true},
+		PersonaPR20:          {sl: 2000, version: "2.0"},
 	}
 }
 
@@ -136,13 +138,26 @@ func (e *env) record(kind string, body []byte) {
 }
 
 // laURL returns the URL to post to: with cfg appended under ProfileCfg. A
-// scenario that needs the policy gets ok=false under ProfileNone.
+// scenario that needs the policy gets ok=false under ProfileNone, and
+// under ProfileEntitlement when an entitlement message cannot say it.
+// Under ProfileEntitlement the URL carries the cfg after a '#' marker that
+// acquire turns into a signed message for the header it sends (the KIDs
+// are known only there); the marker never reaches the server.
 func (e *env) laURL(cfg string, needed bool) (string, bool) {
 	if cfg == "" {
 		return e.o.URL, true
 	}
-	if e.o.Profile == ProfileNone {
+	switch e.o.Profile {
+	case ProfileNone:
 		return e.o.URL, !needed
+	case ProfileEntitlement:
+		if _, err := cfgAsGrants(cfg); err != nil {
+			return e.o.URL, !needed
+		}
+		if cfgOnlyScenario(e.scenario) {
+			return e.o.URL, !needed
+		}
+		return e.o.URL + entitlementMarker + cfg, true
 	}
 	sep := "?"
 	if strings.Contains(e.o.URL, "?") {
@@ -156,11 +171,17 @@ func (e *env) cfgProfile() bool { return e.o.Profile == ProfileCfg }
 // device opens the persona's device (provisioning it on first use); it is
 // closed when the scenario ends.
 func (e *env) device(name string) (*ree.Device, error) {
+	return e.deviceOn(name, nil)
+}
+
+// deviceOn is device opened on platform p (nil: the device's default
+// outputs).
+func (e *env) deviceOn(name string, p *hal.Platform) (*ree.Device, error) {
 	dir, err := e.provision(name)
 	if err != nil {
 		return nil, err
 	}
-	d, err := ree.OpenDevice(dir)
+	d, err := ree.OpenDeviceWith(dir, ree.OpenOptions{Platform: p})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the %s device: %w", name, err)
 	}
@@ -345,6 +366,20 @@ type exchange struct {
 // device), after edit (may be nil) changes it. The nonce stays outstanding
 // until the scenario ends (the device is closed).
 func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, edit func(*soap.Challenge), signer soap.Signer) (*exchange, error) {
+	var hdr http.Header
+	if u, cfg, ok := strings.Cut(laURL, entitlementMarker); ok && e.o.Profile == ProfileEntitlement {
+		m, err := e.cfgEntitlement(cfg, h)
+		if err != nil {
+			return nil, err
+		}
+		laURL, hdr = u, entHeader(m)
+	}
+	return e.acquireWith(ctx, d, h, laURL, hdr, edit, signer)
+}
+
+// acquireWith is acquire with extra HTTP request headers (an entitlement
+// message).
+func (e *env) acquireWith(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, hdr http.Header, edit func(*soap.Challenge), signer soap.Signer) (*exchange, error) {
 	key, err := e.serverEncKey(ctx)
 	if err != nil {
 		return nil, err
@@ -363,7 +398,7 @@ func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL s
 	if err != nil {
 		return nil, fmt.Errorf("cannot build the challenge: %w", err)
 	}
-	x, err := e.post(ctx, laURL, body, "challenge")
+	x, err := e.postWith(ctx, laURL, hdr, body, "challenge")
 	if err != nil {
 		return nil, err
 	}
@@ -374,9 +409,18 @@ func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL s
 // post sends body and classifies the answer. A transport failure is the
 // error.
 func (e *env) post(ctx context.Context, laURL string, body []byte, kind string) (*exchange, error) {
+	return e.postWith(ctx, laURL, nil, body, kind)
+}
+
+// postWith is post with extra request headers. Their values are not
+// recorded: an entitlement message carries content keys.
+func (e *env) postWith(ctx context.Context, laURL string, hdr http.Header, body []byte, kind string) (*exchange, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, laURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", soap.ContentType)
 	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)

@@ -30,7 +30,8 @@ func (o outcome) detail() string {
 	return o.note
 }
 
-// needsPolicy is the skip of a scenario that needs cfg under ProfileNone.
+// needsPolicy is the skip of a scenario that needs cfg under ProfileNone,
+// or under ProfileEntitlement when a message cannot say it.
 func needsPolicy(cfg string) outcome {
-	return skipped(fmt.Sprintf("profile none: the scenario needs the policy cfg=%s", cfg))
+	return skipped(fmt.Sprintf("profile none or entitlement: the scenario needs the policy cfg=%s, which the profile does not send", cfg))
 }

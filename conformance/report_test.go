@@ -187,7 +187,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	require.Equal(t, rep.Summary.Skipped, countFromDOM(t, dom, "skipped"))
 	require.Equal(t, rep.Summary.Error, countFromDOM(t, dom, "error"))
 	require.Equal(t, 1, rep.Summary.Fail)
-	require.Equal(t, 4, rep.Summary.Skipped) // L3, L7, F6, R1
+	require.Equal(t, len(skippedUnder[conformance.ProfileNone]), rep.Summary.Skipped) // L3, L7, F6, R1, Y1–Y7
 
 	// Failures first: P1 is the first scenario row.
 	rows := regexp.MustCompile(`<tr id="scenario-([A-Z][0-9]+)"`).FindAllStringSubmatch(dom, -1)
@@ -239,7 +239,7 @@ func TestServerCertOption(t *testing.T) {
 	rep = f.run(t, conformance.Options{URL: u, ServerCert: f.pki.Server.Chain.Bytes()})
 	fails, others := statuses(rep)
 	require.Empty(t, fails, "%s", details(rep))
-	require.Empty(t, others, "%s", details(rep))
+	require.Empty(t, unexpected(others, conformance.ProfileCfg), "%s", details(rep))
 }
 
 func TestSimBackend(t *testing.T) {
@@ -254,12 +254,12 @@ func TestSimBackend(t *testing.T) {
 		t.Skipf("TPM simulator unavailable (no cgo?):\n%s", details(rep))
 	}
 	require.Empty(t, fails, "%s", details(rep))
-	require.Empty(t, others, "%s", details(rep))
-	require.Equal(t, len(conformance.Scenarios()), rep.Summary.Pass)
+	require.Empty(t, unexpected(others, conformance.ProfileCfg), "%s", details(rep))
+	require.Equal(t, len(conformance.Scenarios())-len(skippedUnder[conformance.ProfileCfg]), rep.Summary.Pass)
 	// Every device the runner made lives in the simulator.
 	devs, err := filepath.Glob(filepath.Join(work, "devices", "*", "device.json"))
 	require.NoError(t, err)
-	require.Len(t, devs, 3)
+	require.Len(t, devs, 4)
 	for _, d := range devs {
 		b, err := os.ReadFile(d)
 		require.NoError(t, err)
@@ -283,6 +283,7 @@ func ExampleScenarios() {
 	// faults: F1 F2 F3 F4 F5 F6 F7
 	// playback: B1 B2
 	// robustness: R1 R2 R3 R4
+	// policy: Y1 Y2 Y3 Y4 Y5 Y6 Y7
 }
 
 // Content keys travel in the cfg query; a report never shows them, not even

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -49,13 +50,15 @@ type conformanceRunOptions struct {
 	saveExchange string
 	json         bool
 	tpm          string
+	commKey      string // ID=B64; a secret: never printed
 }
 
 func (o *conformanceRunOptions) addFlags(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&o.url, "url", "", "license acquisition URL of the server under test, e.g. http://127.0.0.1:8080/rightsmanager.asmx (required)")
 	f.StringVar(&o.pki, "pki", "", "test PKI directory the server trusts; the runner provisions its devices from it (required)")
-	f.StringVar(&o.profile, "profile", conformance.ProfileCfg, "cfg: ask for policies with the test-server cfg= query; none: plain requests, policy scenarios skipped")
+	f.StringVar(&o.profile, "profile", conformance.ProfileCfg, "cfg: ask for policies with the test-server cfg= query; entitlement: with signed entitlement messages (needs --comm-key); none: plain requests, policy scenarios skipped")
+	f.StringVar(&o.commKey, "comm-key", "", "communication key the server shares, ID=B64 (profile entitlement): the runner signs its entitlement messages with it")
 	f.StringVar(&o.serverCert, "server-cert", "", "the server's BCert chain file, for servers that do not publish it at GET /prsim/server-cert")
 	f.StringSliceVar(&o.only, "only", nil, "run only these families: "+strings.Join(conformance.Families(), ","))
 	f.StringVar(&o.junit, "junit", "", "also write a JUnit XML report to this file")
@@ -70,7 +73,7 @@ func (o *conformanceRunOptions) addFlags(c *cobra.Command) {
 func newConformanceRunCmd() *cobra.Command {
 	o := &conformanceRunOptions{}
 	c := &cobra.Command{
-		Use:   "run --url URL --pki PKI [--profile cfg|none] [--server-cert FILE] [--only FAMILY[,FAMILY]] [--junit FILE] [--html FILE] [--save-exchange DIR] [--json] [--tpm BACKEND]",
+		Use:   "run --url URL --pki PKI [--profile cfg|none|entitlement] [--comm-key ID=B64] [--server-cert FILE] [--only FAMILY[,FAMILY]] [--junit FILE] [--html FILE] [--save-exchange DIR] [--json] [--tpm BACKEND]",
 		Short: "Run the conformance scenarios against a license server (exit 0: no must scenario failed, 3: one did)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -87,6 +90,14 @@ func (o *conformanceRunOptions) run(cmd *cobra.Command) error {
 		only = append(only, strings.TrimSpace(f))
 	}
 	opts := conformance.Options{URL: o.url, PKIDir: o.pki, Profile: o.profile, Only: only, TPM: o.tpm}
+	if o.commKey != "" {
+		id, key, err := parseCommKey(o.commKey)
+		if err != nil {
+			return usageError{err}
+		}
+		defer clear(key)
+		opts.CommKeyID, opts.CommKey = id, key
+	}
 	if o.serverCert != "" {
 		b, err := os.ReadFile(o.serverCert)
 		if err != nil {
@@ -151,6 +162,20 @@ func (o *conformanceRunOptions) run(cmd *cobra.Command) error {
 		return reportedError{nonConformant{n}}
 	}
 	return nil
+}
+
+// parseCommKey reads --comm-key ID=B64. Its errors never quote the value:
+// it is a shared secret.
+func parseCommKey(s string) (string, []byte, error) {
+	id, b64, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(id) == "" {
+		return "", nil, errors.New("--comm-key: want ID=B64 (the key ID, '=', the base64 key)")
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) == 0 {
+		return "", nil, errors.New("--comm-key: the key after ID= is not base64 of at least one byte")
+	}
+	return strings.TrimSpace(id), key, nil
 }
 
 func writeReportFile(path string, write func(io.Writer) error) error {
