@@ -20,10 +20,12 @@ import (
 
 	"github.com/prsim/prsim/conformance"
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/internal/testmedia"
 	"github.com/prsim/prsim/licsrv"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/wire/kid"
 )
@@ -210,12 +212,67 @@ func Run(ctx context.Context, o Options) error {
 		n.say("An SL2000 software device received an SL3000 license and its TEE refused to bind it: %v.", drm.ErrDeviceSecurityLevelTooLow)
 	}
 
+	// 8. Output protection: the TEE decides per output before it releases
+	// a decryptor.
+	if err := outputs(ctx, n, fx, filepath.Join(dir, "device-outputs"), all[0].content.MPD, laURL, filepath.Join(dir, "out-outputs")); err != nil {
+		return err
+	}
+
 	// 8. The main job: the conformance suite, against the clean server and
 	// against one with a known bug injected.
 	if err := conform(ctx, n, fx, laURL, filepath.Join(dir, "conformance")); err != nil {
 		return err
 	}
 	fmt.Fprintln(o.Out, "demo OK: every decrypted sample matches the clear source, and the conformance suite tells a correct server from a broken one.")
+	return nil
+}
+
+// outputs plays cenc content under uncompressed digital video OPL 300 on a
+// platform with the internal panel and an HDMI output without HDCP: the
+// HDMI output is blocked while the panel plays; with the refuse strategy
+// playback is refused.
+func outputs(ctx context.Context, n *narrator, fx *fixture.Fixture, devDir, mpdPath, laURL, out string) error {
+	const spec = "internal;hdmi:hdcp=none"
+	d, err := fx.NewDevice(devDir, fixture.Device{SecurityLevel: 3000})
+	if err != nil {
+		return err
+	}
+	if err := d.Close(); err != nil {
+		return err
+	}
+	plat, err := hal.ParseOutputs(spec)
+	if err != nil {
+		return err
+	}
+	d, err = ree.OpenDeviceWith(devDir, ree.OpenOptions{Platform: &plat})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	url := laURL + "?cfg=(ucvopl:300)"
+	tracks, err := d.Client.Play(ctx, mpdPath, out, url)
+	if err != nil {
+		return err
+	}
+	n.say("Played the cenc presentation with licenses carrying uncompressed digital video OPL 300 on a device whose outputs are %q: before releasing each decryptor the TEE decided per output.", spec)
+	var hdmiBlocked, panelPlays bool
+	for _, o := range ree.CombineOutputs(plat, tracks) {
+		n.detail("%s: %s (%s)", o.Output, o.Action, o.Reason)
+		switch {
+		case o.Kind == hal.HDMI && o.Action == policy.Block:
+			hdmiBlocked = true
+		case o.Kind == hal.Internal && o.Action == policy.Pass:
+			panelPlays = true
+		}
+	}
+	if !hdmiBlocked || !panelPlays {
+		return errors.New("demo: OPL 300 did not block HDMI without HDCP while the panel plays")
+	}
+	_, err = d.Client.Play(ctx, mpdPath, out+"-refuse", url, ree.WithStrategy(policy.StrategyRefuse))
+	if !errors.Is(err, drm.ErrTEEOutputProtectionRequirementsNotMet) {
+		return fmt.Errorf("demo: the refuse strategy did not refuse playback (%v)", err)
+	}
+	n.detail("with --strategy refuse the TEE refuses playback instead: %v", drm.ErrTEEOutputProtectionRequirementsNotMet)
 	return nil
 }
 

@@ -18,6 +18,8 @@ func TestRunSoftAndSim(t *testing.T) {
 		require.Contains(t, s, "DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW")
 		require.Regexp(t, ` pass, 0 fail, [0-9]+ skipped, 0 error\.`, s)
 		require.Contains(t, s, "L7 fail (must)")
+		require.Contains(t, s, "hdmi: block")
+		require.Contains(t, s, "DRM_E_TEE_OUTPUT_PROTECTION_REQUIREMENTS_NOT_MET")
 	}
 }
 
