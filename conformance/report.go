@@ -267,7 +267,9 @@ h1 { font-size: 1.4em; }
 .counts div { padding: .5em 1em; border-radius: 4px; background: #eee; }
 .counts span { font-weight: bold; font-size: 1.3em; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #ccc; padding: .4em; vertical-align: top; text-align: left; font-size: .9em; overflow-wrap: anywhere; }
+th, td { border: 1px solid #ccc; padding: .4em; vertical-align: top; text-align: left; font-size: .9em; }
+td.short { white-space: nowrap; }
+td.long { overflow-wrap: anywhere; min-width: 12em; }
 tr.fail td.status { background: #f8d0d0; }
 tr.error td.status { background: #f8e0b0; }
 tr.skipped td.status { background: #e8e8e8; }
@@ -288,8 +290,8 @@ code { font-size: .9em; }
 <thead><tr><th>id</th><th>status</th><th>level</th><th>family</th><th>persona</th><th>rule</th><th>expectation</th><th>seen</th><th>exchange</th></tr></thead>
 <tbody>
 {{range .Rows}}<tr id="scenario-{{.ID}}" class="{{.Status}}">
-<td>{{.ID}}</td><td class="status">{{.Status}}</td><td>{{.Level}}</td><td>{{.Family}}</td><td>{{.Persona}}</td>
-<td>{{.Rule}}</td><td>{{.Title}}{{if .Expected}}<br><em>expected: {{.Expected}}</em>{{end}}</td><td>{{if .Seen}}{{.Seen}}{{else}}{{.Detail}}{{end}}</td>
+<td class="short">{{.ID}}</td><td class="status short">{{.Status}}</td><td class="short">{{.Level}}</td><td class="short">{{.Family}}</td><td class="short">{{.Persona}}</td>
+<td class="long">{{.Rule}}</td><td class="long">{{.Title}}{{if .Expected}}<br><em>expected: {{.Expected}}</em>{{end}}</td><td class="long">{{if .Seen}}{{.Seen}}{{else}}{{.Detail}}{{end}}</td>
 <td>{{range .Links}}<a href="{{.Href}}">{{.Name}}</a><br>{{end}}</td>
 </tr>
 {{end}}</tbody>
