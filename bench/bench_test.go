@@ -55,6 +55,7 @@ var backends = []string{"soft", "tpm"}
 // env is what every test and benchmark of the package shares: one test PKI,
 // the reference server, and the two key backends.
 type env struct {
+	fx     *fixture.Fixture
 	pki    *pki.PKI
 	server *licsrv.Server
 	soft   *tee.Backend
@@ -98,7 +99,7 @@ func newEnv() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{pki: p, server: srv, soft: soft}
+	e := &env{fx: fx, pki: p, server: srv, soft: soft}
 	e.tpm, e.tpmErr = tee.OpenBackend(tpmURI)
 	return e, nil
 }
@@ -129,15 +130,12 @@ func backend(tb testing.TB, name string) *tee.Backend {
 }
 
 // provisionRequest is an SL3000 device with the features ree gives a 4.5
-// device.
+// device (no version recorded in the leaf).
 func provisionRequest(tb testing.TB) tee.ProvisionRequest {
 	tb.Helper()
-	m, err := shared.pki.Model(3000)
+	req, err := shared.fx.ProvisionRequest(3000, "")
 	require.NoError(tb, err)
-	return tee.ProvisionRequest{
-		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
-		Features: []uint32{bcert.FeatureSupportsCRLs, bcert.FeaturePR3}, Rand: rand.Reader,
-	}
+	return req
 }
 
 func provision(tb testing.TB, b *tee.Backend) *tee.Device {

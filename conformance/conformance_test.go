@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/conformance"
-	"github.com/prsim/prsim/internal/ecc"
+	testfx "github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/licsrv"
 )
@@ -29,26 +27,19 @@ var now = time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)
 
 func clock() time.Time { return now }
 
-// seeded is a deterministic reader for tests.
-type seeded struct{ r *rand.ChaCha8 }
-
-func newSeeded(seed byte) *seeded { return &seeded{rand.NewChaCha8([32]byte{seed})} }
-
-func (s *seeded) Read(p []byte) (int, error) { return s.r.Read(p) }
-
-// fixture is a test PKI saved to a directory.
+// fixture is the shared test fixture with a seeded PKI saved to a
+// directory (dir) for the runner to load; its servers run on clock.
 type fixture struct {
+	fx  *testfx.Fixture
 	dir string
 	pki *pki.PKI
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	p, err := pki.Generate(newSeeded(1), now)
+	fx, err := testfx.New(testfx.Options{Dir: t.TempDir(), Rand: testfx.Seeded(1), Now: clock})
 	require.NoError(t, err)
-	dir := filepath.Join(t.TempDir(), "pki")
-	require.NoError(t, p.Save(dir))
-	return fixture{dir: dir, pki: p}
+	return fixture{fx: fx, dir: fx.PKIDir(), pki: fx.PKI}
 }
 
 // server starts the reference server with defects and returns its LA URL.
@@ -59,15 +50,11 @@ func newFixture(t *testing.T) fixture {
 // server that cut it would fail unrelated scenarios with a broken pipe.
 func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 	t.Helper()
-	srv, err := licsrv.New(licsrv.Config{Chain: f.pki.Server.Chain, SignKey: f.pki.Server.SignKey, EncKey: f.pki.Server.EncKey,
-		Roots: []ecc.Point{f.pki.Root}, Now: clock, Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
+	srv, err := f.fx.StartServer(licsrv.Config{Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
 		Limits: licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second}})
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String() + "/rightsmanager.asmx"
+	return srv.LAURL
 }
 
 // The communication key the test server shares with the runner (profile
@@ -85,7 +72,7 @@ func (f fixture) run(t *testing.T, o conformance.Options) *conformance.Report {
 	if o.PKIDir == "" {
 		o.PKIDir = f.dir
 	}
-	o.Now, o.Rand = clock, newSeeded(2)
+	o.Now, o.Rand = clock, testfx.Seeded(2)
 	if o.Profile == conformance.ProfileEntitlement && o.CommKey == nil {
 		o.CommKeyID, o.CommKey = commKeyID, commKey()
 	}

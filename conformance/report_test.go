@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/conformance"
-	"github.com/prsim/prsim/internal/ecc"
+	testfx "github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/wire/soap"
 )
@@ -212,8 +212,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 // (the runner seeds it into each device's store) and errors without it.
 func TestServerCertOption(t *testing.T) {
 	f := newFixture(t)
-	srv, err := licsrv.New(licsrv.Config{Chain: f.pki.Server.Chain, SignKey: f.pki.Server.SignKey, EncKey: f.pki.Server.EncKey,
-		Roots: []ecc.Point{f.pki.Root}, Now: clock})
+	srv, err := f.fx.NewServer(licsrv.Config{})
 	require.NoError(t, err)
 	hidden := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/prsim/server-cert" {
@@ -246,7 +245,7 @@ func TestSimBackend(t *testing.T) {
 	f := newFixture(t)
 	url := f.server(t)
 	work := t.TempDir()
-	o := conformance.Options{URL: url, PKIDir: f.dir, TPM: "sim", Now: clock, Rand: newSeeded(3), WorkDir: work}
+	o := conformance.Options{URL: url, PKIDir: f.dir, TPM: "sim", Now: clock, Rand: testfx.Seeded(3), WorkDir: work}
 	rep, err := conformance.Run(context.Background(), o)
 	require.NoError(t, err)
 	fails, others := statuses(rep)

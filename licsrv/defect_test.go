@@ -39,8 +39,7 @@ func TestDefectNames(t *testing.T) {
 
 	// New rejects an unknown defect, naming the valid ones.
 	f := newFixture(t, 150)
-	_, err = licsrv.New(licsrv.Config{Chain: f.p.Server.Chain, SignKey: f.p.Server.SignKey, EncKey: f.p.Server.EncKey,
-		Roots: []ecc.Point{f.p.Root}, Defects: []licsrv.Defect{"bogus"}})
+	_, err = f.fx.NewServer(licsrv.Config{Defects: []licsrv.Defect{"bogus"}})
 	require.ErrorContains(t, err, `"bogus"`)
 	require.ErrorContains(t, err, "ignore-license-requested")
 }

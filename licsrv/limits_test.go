@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/soap"
@@ -168,8 +167,7 @@ func TestLimitsRefused(t *testing.T) {
 		"ReadTimeout":  {ReadTimeout: -1},
 		"MaxCfgGroups": {MaxCfgGroups: -1},
 	} {
-		_, err := licsrv.New(licsrv.Config{Chain: f.p.Server.Chain, SignKey: f.p.Server.SignKey, EncKey: f.p.Server.EncKey,
-			Roots: []ecc.Point{f.p.Root}, Limits: l})
+		_, err := f.fx.NewServer(licsrv.Config{Limits: l})
 		require.ErrorContains(t, err, name)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/internal/ecc"
+	testfx "github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/licsrv"
@@ -26,7 +26,10 @@ import (
 	"github.com/prsim/prsim/wire/xmr"
 )
 
+// fixture is a server and a TEE-level device of one shared-fixture PKI,
+// with helpers to talk to the server as that device.
 type fixture struct {
+	fx  *testfx.Fixture
 	p   *pki.PKI
 	srv *licsrv.Server
 	dev *tee.Device
@@ -43,21 +46,18 @@ func newFixture(t *testing.T, sl uint32, defects ...licsrv.Defect) *fixture {
 // newFixtureCfg builds a server whose config edit may change before New.
 func newFixtureCfg(t *testing.T, sl uint32, edit func(*licsrv.Config)) *fixture {
 	t.Helper()
-	p, err := pki.Generate(rand.Reader, time.Now())
-	require.NoError(t, err)
 	now := time.Now()
-	cfg := licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, DataDir: t.TempDir(), Now: func() time.Time { return now }}
+	fx, err := testfx.New(testfx.Options{Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	cfg := fx.ServerConfig(licsrv.Config{DataDir: t.TempDir()})
 	edit(&cfg)
 	s, err := licsrv.New(cfg)
 	require.NoError(t, err)
 	b, err := tee.OpenBackend("soft")
 	require.NoError(t, err)
-	m, err := p.Model(sl)
+	d, err := fx.ProvisionTEE(b, sl, "")
 	require.NoError(t, err)
-	d, err := tee.Provision(b, tee.ProvisionRequest{ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader}, Rand: rand.Reader})
-	require.NoError(t, err)
-	return &fixture{p: p, srv: s, dev: d, now: now}
+	return &fixture{fx: fx, p: fx.PKI, srv: s, dev: d, now: now}
 }
 
 var kidA = kid.MustParse("40000000-4000-4000-4000-400000000001")

@@ -6,14 +6,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
@@ -22,21 +20,17 @@ import (
 // An entitlement message travels in the header the option names, and the
 // server issues the entitled key; CustomData reaches the challenge.
 func TestAcquireWithEntitlement(t *testing.T) {
-	p := testPKI()
 	commKey := bytes.Repeat([]byte{7}, 32)
-	s, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, CommKeys: map[string][]byte{"k1": commKey}})
-	require.NoError(t, err)
 	var got []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			got = append(got, r.Header.Get(licsrv.EntitlementHeader))
-		}
-		s.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	laURL := srv.URL + "/rightsmanager.asmx"
-	e := &env{pki: p, srv: srv, laURL: laURL}
+	e := newEnvCfg(t, licsrv.Config{CommKeys: map[string][]byte{"k1": commKey}}, func(s http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				got = append(got, r.Header.Get(licsrv.EntitlementHeader))
+			}
+			s.ServeHTTP(w, r)
+		})
+	})
+	laURL := e.laURL
 	d := e.device(t, 2000, "soft")
 
 	ck, err := keyseed.Derive(keyseed.TestSeed(), videoKID)

@@ -144,7 +144,7 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	}
 	t, err := tee.Provision(b, tee.ProvisionRequest{
 		ModelChain: o.ModelChain, ModelSigner: o.ModelSigner, SecurityLevel: o.SecurityLevel,
-		Features: leafFeatures(o.Version), Version: o.Version, Rand: o.Rand, Platform: platform,
+		Features: LeafFeatures(o.Version), Version: o.Version, Rand: o.Rand, Platform: platform,
 	})
 	if err != nil {
 		b.Close()
@@ -231,7 +231,7 @@ func checkPersona(dj deviceJSON, t *tee.Device) error {
 	if p.Version != "" && p.Version != dj.Version {
 		return &tee.StateMismatchError{Field: "version", Stored: dj.Version, Cert: p.Version}
 	}
-	if want := leafFeatures(dj.Version); !sameSet(want, p.Features) {
+	if want := LeafFeatures(dj.Version); !sameSet(want, p.Features) {
 		return &tee.StateMismatchError{Field: "version", Reason: fmt.Sprintf("PlayReady %s devices carry features %s, the device certificate carries %s",
 			dj.Version, featureList(want), featureList(p.Features))}
 	}
@@ -294,9 +294,11 @@ func validVersion(v string) bool {
 	return false
 }
 
-// leafFeatures are the BCert features a device of this version claims.
-// Clocks are not claimed until prsim emulates one.
-func leafFeatures(version string) []uint32 {
+// LeafFeatures are the BCert features a device of this PlayReady version
+// claims in its leaf certificate: every device supports CRLs, all but 2.0
+// claim the PlayReady 3 features. Clocks are not claimed until prsim
+// emulates one.
+func LeafFeatures(version string) []uint32 {
 	f := []uint32{bcert.FeatureSupportsCRLs}
 	if version != "2.0" {
 		f = append(f, bcert.FeaturePR3)

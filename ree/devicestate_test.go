@@ -1,7 +1,6 @@
 package ree_test
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,20 +12,17 @@ import (
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
-	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/bcert"
 )
 
-// newDeviceDir provisions a closed soft device of p into a fresh directory.
-func newDeviceDir(t *testing.T, p *pki.PKI, sl uint32, version string) string {
+// newDeviceDir provisions a closed soft device of fx into a fresh directory.
+func newDeviceDir(t *testing.T, fx *fixture.Fixture, sl uint32, version string) string {
 	t.Helper()
-	m, err := p.Model(sl)
-	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "dev")
-	d, err := ree.NewDevice(dir, ree.NewDeviceOptions{Version: version, SecurityLevel: sl, Backend: "soft",
-		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader}, Roots: []ecc.Point{p.Root}})
+	d, err := fx.NewDevice(dir, fixture.Device{Version: version, SecurityLevel: sl})
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
 	return dir
@@ -82,7 +78,7 @@ func requireRefused(t *testing.T, dir, field string, says ...string) {
 // 3000, or to 99999. Before, OpenDevice reported the edited level and the
 // TEE bound SL3000 licenses; now it refuses the directory.
 func TestOpenDeviceRefusesEditedSecurityLevel(t *testing.T) {
-	p := testPKI()
+	p := testFixture()
 	for _, c := range []struct{ from, to float64 }{{2000, 3000}, {2000, 99999}, {150, 3000}, {3000, 2000}} {
 		dir := newDeviceDir(t, p, uint32(c.from), "4.5")
 		editDevice(t, dir, func(_, st map[string]any) {
@@ -106,7 +102,7 @@ func TestOpenDeviceRefusesEditedSecurityLevel(t *testing.T) {
 // The PlayReady version is recorded in the leaf (SECURITY_VERSION) and
 // implied by its features: an edited version is refused.
 func TestOpenDeviceRefusesEditedVersion(t *testing.T) {
-	p := testPKI()
+	p := testFixture()
 	for _, c := range []struct{ from, to, says string }{
 		{"4.5", "4.3", "version 4.3 does not match the device certificate's 4.5"},
 		{"4.5", "2.0", "version 2.0 does not match the device certificate's 4.5"},
@@ -122,18 +118,19 @@ func TestOpenDeviceRefusesEditedVersion(t *testing.T) {
 // A device provisioned before the leaf recorded its version has no
 // SECURITY_VERSION: the features still decide between 2.0 and later.
 func TestOpenDeviceLegacyLeafFeatures(t *testing.T) {
-	p := testPKI()
-	m, err := p.Model(2000)
-	require.NoError(t, err)
+	fx := testFixture()
 	b, err := tee.OpenBackend("soft")
 	require.NoError(t, err)
-	td, err := tee.Provision(b, tee.ProvisionRequest{ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
-		Features: []uint32{bcert.FeatureSupportsCRLs}, Rand: rand.Reader}) // a 2.0 leaf, no version recorded
+	req, err := fx.ProvisionRequest(2000, "2.0")
+	require.NoError(t, err)
+	req.Version = "" // a 2.0 leaf, no version recorded
+	td, err := tee.Provision(b, req)
 	require.NoError(t, err)
 	require.Empty(t, td.Persona().Version)
+	require.Equal(t, []uint32{bcert.FeatureSupportsCRLs}, td.Persona().Features)
 	st, err := json.Marshal(td.State())
 	require.NoError(t, err)
-	roots, err := json.Marshal([]ecc.Point{p.Root})
+	roots, err := json.Marshal([]ecc.Point{fx.PKI.Root})
 	require.NoError(t, err)
 
 	for _, c := range []struct {
@@ -156,7 +153,7 @@ func TestOpenDeviceLegacyLeafFeatures(t *testing.T) {
 // Another device's chain (here of a higher level) in this device's
 // device.json names keys this TEE does not hold.
 func TestOpenDeviceRefusesSwappedChain(t *testing.T) {
-	p := testPKI()
+	p := testFixture()
 	low := newDeviceDir(t, p, 2000, "4.5")
 	high := newDeviceDir(t, p, 3000, "4.5")
 	hs := readDeviceJSON(t, high)["tee"].(map[string]any)
@@ -169,8 +166,8 @@ func TestOpenDeviceRefusesSwappedChain(t *testing.T) {
 
 // The chain must end at one of the device's roots.
 func TestOpenDeviceRefusesForeignRoots(t *testing.T) {
-	p := testPKI()
-	other, err := pki.Generate(rand.Reader, time.Now())
+	p := testFixture()
+	other, err := fixture.New(fixture.Options{})
 	require.NoError(t, err)
 	dir := newDeviceDir(t, p, 2000, "4.5")
 	foreign := readDeviceJSON(t, newDeviceDir(t, other, 2000, "4.5"))["roots"]

@@ -2,22 +2,20 @@ package ree_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/demo"
 	"github.com/prsim/prsim/internal/ecc"
+	"github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/keyseed"
-	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/internal/testmedia"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
@@ -26,23 +24,25 @@ import (
 )
 
 var (
-	pkiOnce sync.Once
-	thePKI  *pki.PKI
+	fxOnce sync.Once
+	theFx  *fixture.Fixture
 )
 
-func testPKI() *pki.PKI {
-	pkiOnce.Do(func() {
-		p, err := pki.Generate(rand.Reader, time.Now())
+// testFixture is the package's one PKI: generating one per test would
+// dominate the run time.
+func testFixture() *fixture.Fixture {
+	fxOnce.Do(func() {
+		fx, err := fixture.New(fixture.Options{})
 		if err != nil {
 			panic(err)
 		}
-		thePKI = p
+		theFx = fx
 	})
-	return thePKI
+	return theFx
 }
 
 type env struct {
-	pki   *pki.PKI
+	fx    *fixture.Fixture
 	srv   *httptest.Server
 	laURL string
 }
@@ -51,8 +51,14 @@ type env struct {
 // front of it (to tamper with traffic).
 func newEnv(t *testing.T, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	p := testPKI()
-	s, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey, Roots: []ecc.Point{p.Root}})
+	return newEnvCfg(t, licsrv.Config{}, wrap)
+}
+
+// newEnvCfg is newEnv for a server configured by cfg (defects, keys…).
+func newEnvCfg(t *testing.T, cfg licsrv.Config, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
+	fx := testFixture()
+	s, err := fx.NewServer(cfg)
 	require.NoError(t, err)
 	var h http.Handler = s
 	if wrap != nil {
@@ -60,15 +66,12 @@ func newEnv(t *testing.T, wrap func(http.Handler) http.Handler) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{pki: p, srv: srv, laURL: srv.URL + "/rightsmanager.asmx"}
+	return &env{fx: fx, srv: srv, laURL: srv.URL + "/rightsmanager.asmx"}
 }
 
 func (e *env) device(t *testing.T, sl uint32, backend string) *ree.Device {
 	t.Helper()
-	m, err := e.pki.Model(sl)
-	require.NoError(t, err)
-	d, err := ree.NewDevice(filepath.Join(t.TempDir(), "dev"), ree.NewDeviceOptions{SecurityLevel: sl, Backend: backend,
-		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader}, Roots: []ecc.Point{e.pki.Root}})
+	d, err := e.fx.NewDevice(filepath.Join(t.TempDir(), "dev"), fixture.Device{SecurityLevel: sl, Backend: backend})
 	require.NoError(t, err)
 	t.Cleanup(func() { d.Close() })
 	return d
@@ -138,13 +141,7 @@ func TestDeviceBelowLicenseMinimum(t *testing.T) {
 	require.ErrorIs(t, err, drm.ErrDeviceSecurityLevelTooLow)
 
 	// A server that issues it anyway meets the TEE's refusal.
-	p := e.pki
-	s, err := licsrv.New(licsrv.Config{Chain: p.Server.Chain, SignKey: p.Server.SignKey, EncKey: p.Server.EncKey,
-		Roots: []ecc.Point{p.Root}, Defects: []licsrv.Defect{licsrv.DefectIssueAboveCertSL}})
-	require.NoError(t, err)
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	laURL := srv.URL + "/rightsmanager.asmx"
+	laURL := newEnvCfg(t, licsrv.Config{Defects: []licsrv.Defect{licsrv.DefectIssueAboveCertSL}}, nil).laURL
 	res, err := d.Client.Acquire(context.Background(), header(t, laURL, videoKID), laURL+"?cfg=(sl:2000)")
 	require.NoError(t, err)
 	require.Len(t, res, 1)
@@ -201,12 +198,10 @@ func TestTamperedResponseRejected(t *testing.T) {
 func TestUntrustedServerRejected(t *testing.T) {
 	e := newEnv(t, nil)
 	// A device whose trusted root is another PKI's.
-	other, err := pki.Generate(rand.Reader, time.Now())
+	other, err := fixture.New(fixture.Options{})
 	require.NoError(t, err)
-	m, err := e.pki.Model(2000)
-	require.NoError(t, err)
-	d, err := ree.NewDevice(filepath.Join(t.TempDir(), "dev"), ree.NewDeviceOptions{SecurityLevel: 2000, Backend: "soft",
-		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader}, Roots: []ecc.Point{other.Root}})
+	d, err := e.fx.NewDevice(filepath.Join(t.TempDir(), "dev"), fixture.Device{SecurityLevel: 2000,
+		Roots: []ecc.Point{other.PKI.Root}})
 	require.NoError(t, err)
 	defer d.Close()
 	_, err = d.Client.Acquire(context.Background(), header(t, e.laURL, videoKID), "")

@@ -13,26 +13,14 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/cmac"
 	"github.com/prsim/prsim/internal/ecc"
-	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/tee"
-	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/xmr"
 )
 
 // provisionVersion provisions a device whose leaf records a PlayReady version.
 func provisionVersion(t *testing.T, b *tee.Backend, sl uint32, version string) *tee.Device {
 	t.Helper()
-	p := getPKI(t)
-	m, err := p.Model(sl)
-	require.NoError(t, err)
-	f := []uint32{bcert.FeatureSupportsCRLs}
-	if version != "2.0" {
-		f = append(f, bcert.FeaturePR3)
-	}
-	d, err := tee.Provision(b, tee.ProvisionRequest{
-		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
-		Features: f, Version: version, Rand: rand.Reader,
-	})
+	d, err := getFixture().ProvisionTEE(b, sl, version)
 	require.NoError(t, err)
 	return d
 }

@@ -1,7 +1,6 @@
 package tee_test
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/bcert"
 )
@@ -113,10 +111,8 @@ func TestOpenRefusesEditedChain(t *testing.T) {
 func TestPersonaFromCertificate(t *testing.T) {
 	b, err := tee.OpenBackend("soft")
 	require.NoError(t, err)
-	m, err := getPKI(t).Model(3000)
+	req, err := getFixture().ProvisionRequest(3000, "4.3")
 	require.NoError(t, err)
-	req := tee.ProvisionRequest{ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
-		Features: []uint32{bcert.FeatureSupportsCRLs, bcert.FeaturePR3}, Version: "4.3", Rand: rand.Reader}
 	d, err := tee.Provision(b, req)
 	require.NoError(t, err)
 	p := d.Persona()
@@ -126,7 +122,7 @@ func TestPersonaFromCertificate(t *testing.T) {
 	sv, ok := chain.Leaf().SecurityVersion()
 	require.True(t, ok)
 	require.Equal(t, [2]uint32{0x04030000, 0xFFFFFFFF}, sv)
-	require.Equal(t, getPKI(t).Root, d.RootIssuer())
+	require.Equal(t, getFixture().PKI.Root, d.RootIssuer())
 
 	p.Features[0] = 99
 	require.Equal(t, uint32(bcert.FeatureSupportsCRLs), d.Persona().Features[0], "Persona returns a copy")
@@ -150,10 +146,7 @@ func FuzzOpenChain(f *testing.F) {
 	}
 	b, err := tee.OpenBackend("soft")
 	require.NoError(f, err)
-	m, err := getPKI(nil).Model(2000)
-	require.NoError(f, err)
-	d, err := tee.Provision(b, tee.ProvisionRequest{ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
-		Features: []uint32{bcert.FeatureSupportsCRLs, bcert.FeaturePR3}, Version: "4.5", Rand: rand.Reader})
+	d, err := getFixture().ProvisionTEE(b, 2000, "4.5")
 	require.NoError(f, err)
 	f.Add(d.Chain()) // the valid chain, so that the fuzzer starts from the accepted path too
 	base := d.State()

@@ -17,7 +17,7 @@ import (
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
-	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/internal/fixture"
 	"github.com/prsim/prsim/internal/swtpmtest"
 	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/tee"
@@ -27,30 +27,27 @@ import (
 )
 
 var (
-	pkiOnce sync.Once
-	testPKI *pki.PKI
+	fxOnce sync.Once
+	testFx *fixture.Fixture
 )
 
-func getPKI(t *testing.T) *pki.PKI {
-	pkiOnce.Do(func() {
-		p, err := pki.Generate(rand.Reader, time.Now())
+// getFixture is the package's one PKI: generating one per test would
+// dominate the run time.
+func getFixture() *fixture.Fixture {
+	fxOnce.Do(func() {
+		fx, err := fixture.New(fixture.Options{})
 		if err != nil {
 			panic(err)
 		}
-		testPKI = p
+		testFx = fx
 	})
-	return testPKI
+	return testFx
 }
 
+// provision provisions a PlayReady 2.0 device (features: CRLs only).
 func provision(t *testing.T, b *tee.Backend, sl uint32) *tee.Device {
 	t.Helper()
-	p := getPKI(t)
-	m, err := p.Model(sl)
-	require.NoError(t, err)
-	d, err := tee.Provision(b, tee.ProvisionRequest{
-		ModelChain: m.Chain, ModelSigner: pki.KeySigner{Key: m.Key, Rand: rand.Reader},
-		Features: []uint32{bcert.FeatureSupportsCRLs}, Rand: rand.Reader,
-	})
+	d, err := getFixture().ProvisionTEE(b, sl, "2.0")
 	require.NoError(t, err)
 	return d
 }
@@ -138,7 +135,7 @@ func TestBackendConformance(t *testing.T) {
 			t.Run("chain-verifies", func(t *testing.T) {
 				chain, err := bcert.ParseChain(d.Chain())
 				require.NoError(t, err)
-				require.NoError(t, chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{getPKI(t).Root}, CurrentTime: time.Now(), LeafType: bcert.CertTypeDevice}))
+				require.NoError(t, chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{getFixture().PKI.Root}, CurrentTime: time.Now(), LeafType: bcert.CertTypeDevice}))
 				k, ok := chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
 				require.True(t, ok)
 				require.Equal(t, d.EncryptionKey(), k)
