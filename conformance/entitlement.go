@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/prsim/prsim/internal/keyseed"
+	"github.com/prsim/prsim/wire/entitlement"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 )
@@ -20,9 +19,6 @@ import (
 // Entitlement messages (docs/formats/policies-and-outputs.md §7): an
 // Axinom-style license service message, a JWT signed HS256 with the
 // communication key the server shares, sent in the X-AxDRM-Message header.
-
-// entitlementHeader is the HTTP header carrying the message.
-const entitlementHeader = "X-AxDRM-Message"
 
 // entitlementMarker separates the LA URL from the cfg an entitlement
 // message is to carry (see env.laURL); a URL fragment is never sent.
@@ -32,62 +28,12 @@ const entitlementMarker = "#prsim-entitlement:"
 // as the message could be replayed.
 const entitlementValidity = 10 * time.Minute
 
-// entMessage is the entitlement message v2, only the parts the runner
-// uses.
-type entMessage struct {
-	Type                    string           `json:"type"`
-	Version                 int              `json:"version"`
-	License                 *entLicense      `json:"license,omitempty"`
-	ContentKeysSource       entKeysSource    `json:"content_keys_source"`
-	ContentKeyUsagePolicies []entUsagePolicy `json:"content_key_usage_policies,omitempty"`
-}
-
-type entLicense struct {
-	AllowPersistence bool `json:"allow_persistence"`
-}
-
-type entKeysSource struct {
-	Inline []entInlineKey `json:"inline"`
-}
-
-type entInlineKey struct {
-	ID          string `json:"id"`
-	Key         string `json:"key"` // base64 of the clear key
-	UsagePolicy string `json:"usage_policy,omitempty"`
-}
-
-type entUsagePolicy struct {
-	Name      string       `json:"name"`
-	PlayReady entPlayReady `json:"playready"`
-}
-
-// entPlayReady is a usage policy's playready section; zero fields are left
-// out (0 = no restriction, as in the message).
-type entPlayReady struct {
-	MinDeviceSecurityLevel      uint16          `json:"min_device_security_level,omitempty"`
-	AnalogVideoOPL              uint16          `json:"analog_video_opl,omitempty"`
-	CompressedDigitalAudioOPL   uint16          `json:"compressed_digital_audio_opl,omitempty"`
-	UncompressedDigitalAudioOPL uint16          `json:"uncompressed_digital_audio_opl,omitempty"`
-	CompressedDigitalVideoOPL   uint16          `json:"compressed_digital_video_opl,omitempty"`
-	UncompressedDigitalVideoOPL uint16          `json:"uncompressed_digital_video_opl,omitempty"`
-	SourceID                    uint32          `json:"source_id,omitempty"`
-	PlayEnablers                []string        `json:"play_enablers,omitempty"`
-	AnalogVideo                 []entProtection `json:"analog_video_output_protections,omitempty"`
-	DigitalVideo                []entProtection `json:"digital_video_output_protections,omitempty"`
-	DigitalAudio                []entProtection `json:"digital_audio_output_protections,omitempty"`
-}
-
-type entProtection struct {
-	ID         string `json:"id"`
-	ConfigData string `json:"config_data"`
-}
-
 // entKey is one key the message entitles, with its usage policy (nil: no
 // usage_policy, no restriction).
 type entKey struct {
 	id     kid.ID
 	key    [16]byte
-	policy *entPlayReady
+	policy *entitlement.PlayReady
 }
 
 // entOptions shape one message; the zero value is a valid message.
@@ -106,18 +52,19 @@ type entOptions struct {
 // entitlement signs a message entitling keys. The token carries content
 // keys: it goes in a request header only, never in a report.
 func (e *env) entitlement(keys []entKey, o entOptions) (string, error) {
-	m := entMessage{Type: "entitlement_message", Version: 2}
+	m := entitlement.Message{Type: entitlement.MessageType, Version: entitlement.MessageVersion, ContentKeysSource: &entitlement.KeysSource{}}
 	if o.persist {
-		m.License = &entLicense{AllowPersistence: true}
+		persist := true
+		m.License = &entitlement.License{AllowPersistence: &persist}
 	}
 	for i, k := range keys {
-		ik := entInlineKey{ID: k.id.String(), Key: base64.StdEncoding.EncodeToString(k.key[:])}
+		ik := entitlement.InlineKey{ID: k.id.String(), Key: base64.StdEncoding.EncodeToString(k.key[:])}
 		if k.policy != nil {
 			ik.UsagePolicy = "policy " + strconv.Itoa(i+1)
 			if o.sameNames {
 				ik.UsagePolicy = "policy"
 			}
-			m.ContentKeyUsagePolicies = append(m.ContentKeyUsagePolicies, entUsagePolicy{Name: ik.UsagePolicy, PlayReady: *k.policy})
+			m.Policies = append(m.Policies, entitlement.UsagePolicy{Name: ik.UsagePolicy, PlayReady: k.policy})
 		}
 		m.ContentKeysSource.Inline = append(m.ContentKeysSource.Inline, ik)
 	}
@@ -130,29 +77,26 @@ func (e *env) entitlement(keys []entKey, o entOptions) (string, error) {
 	if o.expired {
 		begin = begin.Add(-time.Hour - entitlementValidity)
 	}
-	claims := jwt.MapClaims{
-		"version":         1,
-		"com_key_id":      e.o.CommKeyID,
-		"begin_date":      begin.UTC().Format(time.RFC3339),
-		"expiration_date": begin.Add(entitlementValidity).UTC().Format(time.RFC3339),
-		"message":         json.RawMessage(raw),
+	v := 1
+	claims := entitlement.Claims{
+		Version:        &v,
+		ComKeyID:       e.o.CommKeyID,
+		BeginDate:      begin.UTC().Format(time.RFC3339),
+		ExpirationDate: begin.Add(entitlementValidity).UTC().Format(time.RFC3339),
+		Message:        raw,
 	}
 	key := e.o.CommKey
 	if o.signKey != nil {
 		key = o.signKey
 	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
-	if err != nil {
-		// The error of an HMAC signer names no key material.
-		return "", fmt.Errorf("cannot sign the entitlement message: %w", err)
-	}
-	return tok, nil
+	// The error names no key material.
+	return entitlement.SignClaims(claims, key)
 }
 
 // entHeader is the request header carrying token.
 func entHeader(token string) http.Header {
 	h := http.Header{}
-	h.Set(entitlementHeader, token)
+	h.Set(entitlement.Header, token)
 	return h
 }
 
@@ -236,10 +180,11 @@ func (e *env) cfgEntitlement(cfg string, h *pro.Header) (string, error) {
 	}
 	var keys []entKey
 	add := func(g cfgGrant, id kid.ID) error {
-		k := entKey{id: id, policy: &entPlayReady{MinDeviceSecurityLevel: 150}}
+		sl := uint16(150)
 		if g.sl != 0 {
-			k.policy.MinDeviceSecurityLevel = g.sl
+			sl = g.sl
 		}
+		k := entKey{id: id, policy: &entitlement.PlayReady{MinDeviceSecurityLevel: &sl}}
 		if g.key != nil {
 			k.key = *g.key
 		} else {

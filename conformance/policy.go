@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/wire/entitlement"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
@@ -61,9 +62,9 @@ func policyScenarios() []Scenario {
 // policyAsk is one license the runner asks for: its policy in both
 // profiles and what the license must then carry.
 type policyAsk struct {
-	name string        // as reported, e.g. "ucvopl:300"
-	cfg  string        // cfg items of the group
-	ent  *entPlayReady // the entitlement usage policy
+	name string                 // as reported, e.g. "ucvopl:300"
+	cfg  string                 // cfg items of the group
+	ent  *entitlement.PlayReady // the entitlement usage policy
 	// check says what is wrong with the license's policy ("" = it
 	// carries what was asked).
 	check func(xmr.Policy) string
@@ -95,8 +96,9 @@ func (e *env) policyRequest(keys []policyKey, o entOptions) (u string, hdr http.
 		var ek []entKey
 		for _, k := range keys {
 			p := *k.ask.ent
-			if p.MinDeviceSecurityLevel == 0 {
-				p.MinDeviceSecurityLevel = 150 // as cfg's default; a message's is 2000
+			if p.MinDeviceSecurityLevel == nil {
+				sl := uint16(150) // as cfg's default; a message's is 2000
+				p.MinDeviceSecurityLevel = &sl
 			}
 			ek = append(ek, entKey{id: k.id, key: k.key, policy: &p})
 		}
@@ -177,7 +179,7 @@ func (e *env) askOne(ctx context.Context, d *ree.Device, k policyKey) (string, e
 
 // oplAsk asks for one OPL field at v.
 func oplAsk(field string, v uint16) policyAsk {
-	a := policyAsk{name: fmt.Sprintf("%s:%d", field, v), cfg: fmt.Sprintf("%s:%d", field, v), ent: &entPlayReady{}}
+	a := policyAsk{name: fmt.Sprintf("%s:%d", field, v), cfg: fmt.Sprintf("%s:%d", field, v), ent: &entitlement.PlayReady{}}
 	var get func(*xmr.OPL) uint16
 	switch field {
 	case "cvopl":
@@ -282,28 +284,34 @@ type protectionKind struct {
 	cfgKey string // dvop, avop, daop
 	name   string
 	get    func(xmr.Policy) []xmr.OutputConfig
-	set    func(*entPlayReady, entProtection)
+	set    func(*entitlement.PlayReady, entitlement.OutputProtection)
 }
 
 var (
 	digitalVideo = protectionKind{"dvop", "digital video", func(p xmr.Policy) []xmr.OutputConfig { return p.DigitalVideo },
-		func(p *entPlayReady, x entProtection) { p.DigitalVideo = append(p.DigitalVideo, x) }}
+		func(p *entitlement.PlayReady, x entitlement.OutputProtection) {
+			p.DigitalVideo = append(p.DigitalVideo, x)
+		}}
 	analogVideo = protectionKind{"avop", "analog video", func(p xmr.Policy) []xmr.OutputConfig { return p.AnalogVideo },
-		func(p *entPlayReady, x entProtection) { p.AnalogVideo = append(p.AnalogVideo, x) }}
+		func(p *entitlement.PlayReady, x entitlement.OutputProtection) {
+			p.AnalogVideo = append(p.AnalogVideo, x)
+		}}
 	digitalAudio = protectionKind{"daop", "digital audio", func(p xmr.Policy) []xmr.OutputConfig { return p.DigitalAudio },
-		func(p *entPlayReady, x entProtection) { p.DigitalAudio = append(p.DigitalAudio, x) }}
+		func(p *entitlement.PlayReady, x entitlement.OutputProtection) {
+			p.DigitalAudio = append(p.DigitalAudio, x)
+		}}
 )
 
 // protectionAsk asks for one explicit protection; cfg, when not "", is the
 // cfg spelling (a shorthand such as maxres), else dvop/avop/daop:(guid,data).
 // base is asked alongside (e.g. the OPL an HDCP type restriction needs) but
 // not judged here.
-func protectionAsk(name string, k protectionKind, id kid.ID, data []byte, cfg string, base *entPlayReady, baseCfg string) policyAsk {
-	a := policyAsk{name: name, ent: &entPlayReady{}}
+func protectionAsk(name string, k protectionKind, id kid.ID, data []byte, cfg string, base *entitlement.PlayReady, baseCfg string) policyAsk {
+	a := policyAsk{name: name, ent: &entitlement.PlayReady{}}
 	if base != nil {
 		*a.ent = *base
 	}
-	k.set(a.ent, entProtection{ID: id.String(), ConfigData: base64.StdEncoding.EncodeToString(data)})
+	k.set(a.ent, entitlement.OutputProtection{ID: id.String(), ConfigData: base64.StdEncoding.EncodeToString(data)})
 	if cfg == "" {
 		cfg = k.cfgKey + ":(guid:" + id.String() + ",data:" + base64.StdEncoding.EncodeToString(data) + ")"
 	}
@@ -330,7 +338,7 @@ func protectionAsk(name string, k protectionKind, id kid.ID, data []byte, cfg st
 }
 
 func protectionAsks() []policyAsk {
-	hdcp300 := &entPlayReady{UncompressedDigitalVideoOPL: 300}
+	hdcp300 := &entitlement.PlayReady{UncompressedDigitalVideoOPL: 300}
 	return []policyAsk{
 		// Legal only with uncompressed digital video OPL 300.
 		protectionAsk("dvop HDCP type restriction", digitalVideo, guidHDCPType, beOne, "", hdcp300, "ucvopl:300"),
@@ -351,7 +359,7 @@ func runY2(ctx context.Context, e *env) outcome {
 
 // enablerAsk asks for play enablers ids; cfg as runAsk.
 func enablerAsk(name, cfg string, ids ...kid.ID) policyAsk {
-	a := policyAsk{name: name, ent: &entPlayReady{}}
+	a := policyAsk{name: name, ent: &entitlement.PlayReady{}}
 	var list []string
 	for _, id := range ids {
 		a.ent.PlayEnablers = append(a.ent.PlayEnablers, id.String())
@@ -395,7 +403,7 @@ func runY3(ctx context.Context, e *env) outcome {
 
 // sourceIDAsk asks for source ID v (seed 004 lists the allowed values).
 func sourceIDAsk(v uint32) policyAsk {
-	return policyAsk{name: fmt.Sprintf("sourceid:%d", v), cfg: fmt.Sprintf("sourceid:%d", v), ent: &entPlayReady{SourceID: v},
+	return policyAsk{name: fmt.Sprintf("sourceid:%d", v), cfg: fmt.Sprintf("sourceid:%d", v), ent: &entitlement.PlayReady{SourceID: uint16(v)},
 		check: func(p xmr.Policy) string {
 			switch {
 			case p.SourceID == nil:

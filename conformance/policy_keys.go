@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prsim/prsim/wire/entitlement"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
@@ -13,7 +14,7 @@ import (
 
 // slAsk asks for a key at minimum security level sl.
 func slAsk(sl uint16) policyAsk {
-	return policyAsk{name: fmt.Sprintf("sl:%d", sl), cfg: fmt.Sprintf("sl:%d", sl), ent: &entPlayReady{MinDeviceSecurityLevel: sl},
+	return policyAsk{name: fmt.Sprintf("sl:%d", sl), cfg: fmt.Sprintf("sl:%d", sl), ent: &entitlement.PlayReady{MinDeviceSecurityLevel: &sl},
 		check: func(p xmr.Policy) string {
 			if p.MinSecurityLevel != sl {
 				return fmt.Sprintf("minimum security level %d", p.MinSecurityLevel)
@@ -140,7 +141,8 @@ func runY6(ctx context.Context, e *env) outcome {
 			}
 			defer clear(k.key[:])
 			if i < len(c.sls) {
-				k.ask.ent.MinDeviceSecurityLevel = c.sls[i]
+				sl := c.sls[i]
+				k.ask.ent.MinDeviceSecurityLevel = &sl
 				keys = append(keys, k)
 			}
 			if i < c.asked {

@@ -18,6 +18,7 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/wire/bcert"
+	"github.com/prsim/prsim/wire/entitlement"
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/soap"
@@ -71,7 +72,7 @@ func (f *fixture) send(t *testing.T, r req) (*httptest.ResponseRecorder, []byte,
 	hr := httptest.NewRequest(http.MethodPost, "/rightsmanager.asmx"+r.query, bytes.NewReader(body))
 	hr.Header.Set("SOAPAction", soap.ActionAcquireLicense)
 	if r.header != "" {
-		hr.Header.Set(licsrv.EntitlementHeader, r.header)
+		hr.Header.Set(entitlement.Header, r.header)
 	}
 	w := httptest.NewRecorder()
 	f.srv.ServeHTTP(w, hr)
@@ -115,7 +116,7 @@ func sign(t *testing.T, m any, now time.Time) string {
 	t.Helper()
 	b, err := json.Marshal(m)
 	require.NoError(t, err)
-	tok, err := licsrv.SignEntitlement(b, commKeyID, commKey, now, 10*time.Minute)
+	tok, err := entitlement.Sign(b, commKeyID, commKey, now, 10*time.Minute)
 	require.NoError(t, err)
 	return tok
 }
@@ -321,21 +322,4 @@ func TestEntitlementLicenseSection(t *testing.T) {
 		End: uint32(time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC).Unix())}, p.Expiration)
 	require.True(t, p.RealTimeExpiration)
 	require.Equal(t, uint32(3600), *p.ExpireAfterFirstPlay)
-}
-
-func TestParseCommKey(t *testing.T) {
-	id, k, err := licsrv.ParseCommKey(commKeyID + "=" + base64.StdEncoding.EncodeToString(commKey))
-	require.NoError(t, err)
-	require.Equal(t, commKeyID, id)
-	require.Equal(t, commKey, k)
-	for _, s := range []string{"nokey", "=AAAA", "id=!!notbase64secret", "id=c2hvcnQ="} {
-		_, _, err := licsrv.ParseCommKey(s)
-		require.Error(t, err, s)
-		require.NotContains(t, err.Error(), "notbase64secret")
-		require.NotContains(t, err.Error(), "c2hvcnQ=")
-	}
-	_, err = licsrv.SignEntitlement([]byte("[]"), commKeyID, commKey, time.Now(), time.Minute)
-	require.Error(t, err)
-	_, err = licsrv.SignEntitlement([]byte("{}"), commKeyID, commKey[:8], time.Now(), time.Minute)
-	require.Error(t, err)
 }

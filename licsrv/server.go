@@ -452,7 +452,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		if err != nil {
 			return nil, err
 		}
-		if pols, err = s.entitlementPolicies(m, req, now); err != nil {
+		if pols, err = s.entitlementPolicies(m, req); err != nil {
 			return nil, err
 		}
 	} else if pols, err = s.cfgPolicies(pols, req); err != nil {

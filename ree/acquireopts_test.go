@@ -15,6 +15,7 @@ import (
 	"github.com/prsim/prsim/internal/keyseed"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/wire/entitlement"
 )
 
 // An entitlement message travels in the header the option names, and the
@@ -25,7 +26,7 @@ func TestAcquireWithEntitlement(t *testing.T) {
 	e := newEnvCfg(t, licsrv.Config{CommKeys: map[string][]byte{"k1": commKey}}, func(s http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost {
-				got = append(got, r.Header.Get(licsrv.EntitlementHeader))
+				got = append(got, r.Header.Get(entitlement.Header))
 			}
 			s.ServeHTTP(w, r)
 		})
@@ -38,10 +39,10 @@ func TestAcquireWithEntitlement(t *testing.T) {
 	msg := fmt.Sprintf(`{"type":"entitlement_message","version":2,"content_keys_source":{"inline":[{"id":%q,"key":%q,"usage_policy":"p"}]},`+
 		`"content_key_usage_policies":[{"name":"p","playready":{"min_device_security_level":2000,"uncompressed_digital_video_opl":300}}]}`,
 		videoKID.String(), base64.StdEncoding.EncodeToString(ck[:]))
-	tok, err := licsrv.SignEntitlement([]byte(msg), "k1", commKey, time.Now(), time.Minute)
+	tok, err := entitlement.Sign([]byte(msg), "k1", commKey, time.Now(), time.Minute)
 	require.NoError(t, err)
 
-	res, err := d.Client.Acquire(context.Background(), header(t, laURL, videoKID), "", ree.WithHeader(licsrv.EntitlementHeader, tok))
+	res, err := d.Client.Acquire(context.Background(), header(t, laURL, videoKID), "", ree.WithHeader(entitlement.Header, tok))
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	require.True(t, res[0].Bound, "%v", res[0].Err)

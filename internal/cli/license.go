@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/wire/entitlement"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
 )
@@ -58,12 +58,12 @@ func (o *acquireOptions) acquireOpts(now time.Time) ([]ree.AcquireOption, error)
 	if err != nil {
 		return nil, usageError{errors.New("--comm-key is not base64 (value withheld)")}
 	}
-	tok, err := licsrv.SignEntitlement(msg, o.commKeyID, key, now, entitlementTTL)
+	tok, err := entitlement.Sign(msg, o.commKeyID, key, now, entitlementTTL)
 	clear(key)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return []ree.AcquireOption{ree.WithHeader(licsrv.EntitlementHeader, tok)}, nil
+	return []ree.AcquireOption{ree.WithHeader(entitlement.Header, tok)}, nil
 }
 
 func (o *acquireOptions) addFlags(c *cobra.Command) {

@@ -17,6 +17,7 @@ import (
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/licsrv"
+	"github.com/prsim/prsim/wire/entitlement"
 )
 
 type serverOptions struct {
@@ -160,9 +161,9 @@ func (o *serverOptions) checkLimits() error {
 func (o *serverOptions) parseCommKeys() (map[string][]byte, error) {
 	keys := map[string][]byte{}
 	for _, s := range o.commKeys {
-		id, k, err := licsrv.ParseCommKey(s)
+		id, k, err := entitlement.ParseCommKey(s)
 		if err != nil {
-			return nil, usagef("--comm-key: %s", strings.TrimPrefix(err.Error(), "licsrv: "))
+			return nil, usagef("--comm-key: %s", strings.TrimPrefix(err.Error(), "entitlement: "))
 		}
 		if _, dup := keys[id]; dup {
 			return nil, usagef("--comm-key: ID %q is given more than once", id)

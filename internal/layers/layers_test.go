@@ -37,6 +37,10 @@ var allowed = []struct {
 	{"internal/layers", nil},
 	{"bench", nil},
 	{"bench/benchjson", nil},
+	// The Axinom-style entitlement message (JWT + message v2): one
+	// definition for the server (licsrv), the runner (conformance) and the
+	// CLI, which all reach it through wire/...; pure, on kid and drm only.
+	{"wire/entitlement", []string{"drm", "wire/kid"}},
 	// Pure wire formats: no I/O, nothing of devices or servers.
 	{"wire/...", cat(helpers, "wire/...")},
 	{"internal/keyseed", cat(helpers, "wire/...")},
@@ -57,7 +61,7 @@ var allowed = []struct {
 	{"conformance", cat(helpers, "ree", "tee", "store", "hal", "policy", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	// One fixture (PKI, server, devices) for every test, benchmark and the demo.
-	{"internal/fixture", cat(helpers, "licsrv", "ree", "internal/pki")},
+	{"internal/fixture", cat(helpers, "licsrv", "ree", "tee", "wire/...", "internal/pki")},
 	{"internal/demo", cat(helpers, "conformance", "internal/fixture", "licsrv", "ree", "tee", "store", "hal", "policy", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	{"internal/cli", cat(helpers, "conformance", "internal/demo", "licsrv", "ree", "tee", "store", "hal", "policy",
@@ -229,6 +233,8 @@ func TestCheckCatchesUpwardImports(t *testing.T) {
 	}{
 		{pkgInfo{ImportPath: "wire/xmr", Imports: []string{"fmt", "tee"}}, "wire/xmr imports tee"},
 		{pkgInfo{ImportPath: "wire/pro", Imports: []string{"ree"}}, "wire/pro imports ree"},
+		{pkgInfo{ImportPath: "wire/entitlement", Imports: []string{"licsrv"}}, "wire/entitlement imports licsrv"},
+		{pkgInfo{ImportPath: "wire/entitlement", Imports: []string{"wire/xmr"}}, "wire/entitlement imports wire/xmr"},
 		{pkgInfo{ImportPath: "licsrv", Imports: []string{"tee"}}, "licsrv imports tee"},
 		{pkgInfo{ImportPath: "licsrv", Imports: []string{"hal"}}, "licsrv imports hal"},
 		{pkgInfo{ImportPath: "licsrv", Imports: []string{"ree"}}, "licsrv imports ree"},
@@ -252,6 +258,10 @@ func TestCheckCatchesUpwardImports(t *testing.T) {
 	require.Empty(t, check([]pkgInfo{
 		{ImportPath: "ree", Imports: []string{"fmt", "tee", "store", "wire/xmr", "drm", "github.com/x/y"}},
 		{ImportPath: "licsrv", Imports: []string{"wire/soap", "internal/keyseed"}},
+		{ImportPath: "wire/entitlement", Imports: []string{"drm", "wire/kid", "github.com/golang-jwt/jwt/v5"}},
+		{ImportPath: "licsrv", Imports: []string{"wire/entitlement"}},
+		{ImportPath: "conformance", Imports: []string{"wire/entitlement"}},
+		{ImportPath: "internal/cli", Imports: []string{"wire/entitlement"}},
 		{ImportPath: "internal/swtpmtest", Imports: []string{"testing", "internal/swtpm"}},
 	}, std))
 }

@@ -1,4 +1,4 @@
-package licsrv
+package entitlement
 
 import (
 	"path/filepath"
@@ -17,16 +17,13 @@ func FuzzEntitlementMessage(f *testing.F) {
 		f.Fatal("no committed seeds under testdata/fuzz/FuzzEntitlementMessage")
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := parseEntitlementMessage(b)
-		if err == nil {
-			_, err = checkPolicies(m.Policies)
-		}
+		_, err := ParseMessage(b, fuzzNow)
 		if err == nil {
 			return
 		}
-		fe, ok := err.(*faultError)
+		fe, ok := err.(*Error)
 		require.True(t, ok, "%T", err)
-		r := strings.ReplaceAll(fe.f.Message, "…", "")
+		r := strings.ReplaceAll(fe.Error(), "…", "")
 		require.LessOrEqual(t, len(r), 1024)
 		for _, c := range []byte(r) {
 			require.True(t, c >= 0x20 && c <= 0x7e, "%q", r)
@@ -40,11 +37,11 @@ func FuzzEntitlementToken(f *testing.F) {
 	if len(seeds) == 0 {
 		f.Fatal("no committed seeds under testdata/fuzz/FuzzEntitlementToken")
 	}
-	s := &Server{cfg: Config{CommKeys: map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}}}
+	keys := map[string][]byte{"k1": []byte("0123456789abcdef0123456789abcdef")}
 	f.Fuzz(func(t *testing.T, tok string) {
-		_, err := s.verifyEntitlement(tok, fuzzNow)
+		_, err := Verify(tok, keys, fuzzNow)
 		if err != nil {
-			_, ok := err.(*faultError)
+			_, ok := err.(*Error)
 			require.True(t, ok, "%T", err)
 		}
 	})
