@@ -86,6 +86,25 @@ type Scenario struct {
 	run func(context.Context, *env) outcome
 }
 
+// row is one scenario of a family's table, in [Scenario]'s field order.
+type row struct {
+	id      string
+	level   Level
+	persona string
+	rule    string
+	title   string
+	run     func(context.Context, *env) outcome
+}
+
+// family makes the family's scenarios from its table, in table order.
+func family(name string, rows []row) []Scenario {
+	out := make([]Scenario, len(rows))
+	for i, r := range rows {
+		out[i] = Scenario{ID: r.id, Family: name, Level: r.level, Persona: r.persona, Rule: r.rule, Title: r.title, run: r.run}
+	}
+	return out
+}
+
 // Scenarios returns every scenario in run order (families in [Families]
 // order).
 func Scenarios() []Scenario {

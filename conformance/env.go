@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -342,6 +343,49 @@ func (e *env) challengeFor(d *ree.Device, h *pro.Header) (*soap.Challenge, error
 	return ch, nil
 }
 
+// signedChallenge is the challenge d sends for h, changed by edit (may be
+// nil), signed by signer (nil: the device) and encrypted to the server.
+func (e *env) signedChallenge(ctx context.Context, d *ree.Device, h *pro.Header, edit func(*soap.Challenge), signer soap.Signer) (*soap.Challenge, []byte, error) {
+	key, err := e.serverEncKey(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := e.challengeFor(d, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if edit != nil {
+		edit(ch)
+	}
+	if signer == nil {
+		signer = d.TEE
+	}
+	body, err := soap.BuildChallenge(ch, key, signer, e.o.Rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot build the challenge: %w", err)
+	}
+	return ch, body, nil
+}
+
+// plainChallenge is the persona's default challenge (WRMHEADER 4.0, one
+// new AES-CTR KID), for scenarios that send it by other means than acquire.
+func (e *env) plainChallenge(ctx context.Context, persona string) ([]byte, error) {
+	// The server's key first: without it the device is not worth opening.
+	if _, err := e.serverEncKey(ctx); err != nil {
+		return nil, err
+	}
+	d, err := e.device(persona)
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.newKID()
+	if err != nil {
+		return nil, err
+	}
+	_, body, err := e.signedChallenge(ctx, d, e.header(pro.Version40, pro.AlgAESCTR, id), nil, nil)
+	return body, err
+}
+
 func laVersion(v string) int {
 	switch v {
 	case pro.Version42:
@@ -380,23 +424,9 @@ func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL s
 // acquireWith is acquire with extra HTTP request headers (an entitlement
 // message).
 func (e *env) acquireWith(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, hdr http.Header, edit func(*soap.Challenge), signer soap.Signer) (*exchange, error) {
-	key, err := e.serverEncKey(ctx)
+	ch, body, err := e.signedChallenge(ctx, d, h, edit, signer)
 	if err != nil {
 		return nil, err
-	}
-	ch, err := e.challengeFor(d, h)
-	if err != nil {
-		return nil, err
-	}
-	if edit != nil {
-		edit(ch)
-	}
-	if signer == nil {
-		signer = d.TEE
-	}
-	body, err := soap.BuildChallenge(ch, key, signer, e.o.Rand)
-	if err != nil {
-		return nil, fmt.Errorf("cannot build the challenge: %w", err)
 	}
 	x, err := e.postWith(ctx, laURL, hdr, body, "challenge")
 	if err != nil {
@@ -404,6 +434,104 @@ func (e *env) acquireWith(ctx context.Context, d *ree.Device, h *pro.Header, laU
 	}
 	x.nonce = ch.Nonce
 	return x, nil
+}
+
+// request is the license request most scenarios start with: the
+// persona's device asks, in a header of fresh KIDs, for the policy cfg.
+type request struct {
+	persona string
+	cfg     string // the policy asked for ("" = none)
+	needed  bool   // without cfg the scenario means nothing: skip it when the profile cannot send cfg
+	version string // the WRMHEADER version ("" = 4.0)
+	alg     string // every KID's ALGID ("" = AESCTR)
+	kids    int    // how many KIDs (0 = one)
+
+	header func(*pro.Header) error       // changes the header (nil: none)
+	edit   func(*soap.Challenge)         // changes the challenge before it is signed (nil: none)
+	signer func(soap.Signer) soap.Signer // wraps the device's signer (nil: the device signs)
+	// want, if set, is what the scenario expects: a request that gets no
+	// HTTP answer then fails (the server dropped it) instead of being the
+	// runner's error.
+	want string
+}
+
+// acquired is the answer to a request, with the device that sent it and
+// the header's KIDs.
+type acquired struct {
+	*exchange
+	d   *ree.Device
+	ids []kid.ID
+}
+
+// acquireNew sends r. A non-nil outcome ends the scenario: skipped (r
+// needs a cfg the profile cannot send) or errored (failed, see
+// request.want).
+func (e *env) acquireNew(ctx context.Context, r request) (*acquired, *outcome) {
+	stop := func(o outcome) (*acquired, *outcome) { return nil, &o }
+	u, ok := e.laURL(r.cfg, r.needed)
+	if !ok {
+		return stop(needsPolicy(r.cfg))
+	}
+	fail := func(err error) (*acquired, *outcome) {
+		if r.want != "" {
+			return stop(failedOrErrored(r.want, err))
+		}
+		return stop(errored("%v", err))
+	}
+	d, err := e.device(r.persona)
+	if err != nil {
+		return fail(err)
+	}
+	ids, err := e.newKIDs(max(r.kids, 1))
+	if err != nil {
+		return fail(err)
+	}
+	version, alg := cmp.Or(r.version, pro.Version40), cmp.Or(r.alg, pro.AlgAESCTR)
+	h := e.header(version, alg, ids...)
+	if r.header != nil {
+		if err := r.header(h); err != nil {
+			return fail(err)
+		}
+	}
+	var sg soap.Signer
+	if r.signer != nil {
+		sg = r.signer(d.TEE)
+	}
+	x, err := e.acquire(ctx, d, h, u, r.edit, sg)
+	if err != nil {
+		return fail(err)
+	}
+	return &acquired{exchange: x, d: d, ids: ids}, nil
+}
+
+// newKID draws a random KID.
+func (e *env) newKID() (kid.ID, error) {
+	var id kid.ID
+	if _, err := io.ReadFull(e.o.Rand, id[:]); err != nil {
+		return id, err
+	}
+	id[6] = id[6]&0x0f | 0x40 // a version-4 UUID, as packagers make
+	id[8] = id[8]&0x3f | 0x80
+	return id, nil
+}
+
+func (e *env) newKIDs(n int) ([]kid.ID, error) {
+	out := make([]kid.ID, n)
+	for i := range out {
+		var err error
+		if out[i], err = e.newKID(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (e *env) header(version, alg string, ids ...kid.ID) *pro.Header {
+	h := &pro.Header{Version: version, LAURL: e.o.URL}
+	for _, id := range ids {
+		h.KIDs = append(h.KIDs, pro.KeyInfo{ID: id, AlgID: alg})
+	}
+	return h
 }
 
 // post sends body and classifies the answer. A transport failure is the
@@ -532,6 +660,42 @@ func (x *exchange) licenses(expected string) ([][]byte, *outcome) {
 		return nil, &o
 	}
 	return x.resp.Licenses, nil
+}
+
+// oneLicense returns the response's only license, or a failing outcome
+// saying what came instead.
+func (x *exchange) oneLicense(expected string) ([]byte, *outcome) {
+	lics, bad := x.licenses(expected)
+	if bad != nil {
+		return nil, bad
+	}
+	if len(lics) != 1 {
+		o := failed(expected, fmt.Sprintf("%d licenses", len(lics)))
+		return nil, &o
+	}
+	return lics[0], nil
+}
+
+// bindAll binds every license through d's REE (stored if persistent).
+func bindAll(d *ree.Device, lics ...[]byte) []ree.LicenseResult {
+	out := make([]ree.LicenseResult, len(lics))
+	for i, l := range lics {
+		out[i] = d.Client.BindLicense(l)
+	}
+	return out
+}
+
+// firstBindError names the first license that did not bind.
+func firstBindError(rs []ree.LicenseResult) error {
+	for _, r := range rs {
+		if !r.Bound {
+			return fmt.Errorf("license for %s not bound: %s", r.KID, codeText(r.Err))
+		}
+		if r.Err != nil {
+			return fmt.Errorf("license for %s: %s", r.KID, codeText(r.Err))
+		}
+	}
+	return nil
 }
 
 // tempDir makes a fresh directory under the work directory.

@@ -3,14 +3,11 @@ package conformance
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/wire/pro"
-	"github.com/prsim/prsim/wire/soap"
 )
 
 // hugeBody is the size of F5's request: ten times the 1 MiB bound of
@@ -24,40 +21,37 @@ const faultCode = drm.ErrServerDeviceLimitReached
 
 func faultScenarios() []Scenario {
 	const rule = "docs/formats/soap.md §6 (faults: HTTP 500, detail/Exception/StatusCode 0x8004xxxx); MS docs Advanced/TestServers/testing-server-exceptions.md"
-	s := func(id string, l Level, rule, title string, run func(context.Context, *env) outcome) Scenario {
-		return Scenario{ID: id, Family: FamilyFaults, Level: l, Persona: PersonaSL3000, Rule: rule, Title: title, run: run}
-	}
-	return []Scenario{
-		s("F1", Must, rule, "An empty request body gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
-			malformed(func(*env) ([]byte, error) { return nil, nil }, "request")),
-		s("F2", Must, rule, "4 KiB of random bytes get an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
-			malformed(func(e *env) ([]byte, error) {
+	return family(FamilyFaults, []row{
+		{"F1", Must, PersonaSL3000, rule, "An empty request body gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
+			malformed(func(context.Context, *env) ([]byte, error) { return nil, nil }, "request")},
+		{"F2", Must, PersonaSL3000, rule, "4 KiB of random bytes get an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
+			malformed(func(_ context.Context, e *env) ([]byte, error) {
 				b := make([]byte, 4096)
 				_, err := io.ReadFull(e.o.Rand, b)
 				return b, err
-			}, "request")),
-		s("F3", Must, rule, "Well-formed XML that is not a SOAP envelope gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
-			malformed(func(*env) ([]byte, error) {
+			}, "request")},
+		{"F3", Must, PersonaSL3000, rule, "Well-formed XML that is not a SOAP envelope gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
+			malformed(func(context.Context, *env) ([]byte, error) {
 				return []byte(`<?xml version="1.0" encoding="utf-8"?><html><body><p>not a challenge</p></body></html>`), nil
-			}, "request")),
-		s("F4", Must, rule, "A valid challenge cut in half gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
-			malformed(truncatedChallenge, "request")),
-		s("F5", Must, rule+"; docs/formats/soap.md §1 (bounded messages)",
+			}, "request")},
+		{"F4", Must, PersonaSL3000, rule, "A valid challenge cut in half gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
+			malformed(truncatedChallenge, "request")},
+		{"F5", Must, PersonaSL3000, rule + "; docs/formats/soap.md §1 (bounded messages)",
 			"A 10 MiB request body gets an HTTP 500 SOAP fault with a 0x8004xxxx StatusCode, never a 200.",
-			malformed(func(*env) ([]byte, error) {
+			malformed(func(context.Context, *env) ([]byte, error) {
 				b := bytes.Repeat([]byte("<a>"), hugeBody/3+1)
 				return b[:hugeBody], nil
-			}, "")),
-		s("F6", Must, "docs/formats/policies-and-outputs.md §6 (errorcode) and docs/formats/soap.md §6",
+			}, "")},
+		{"F6", Must, PersonaSL3000, "docs/formats/policies-and-outputs.md §6 (errorcode) and docs/formats/soap.md §6",
 			fmt.Sprintf("cfg errorcode:%s yields an HTTP 500 SOAP fault carrying exactly that StatusCode.", faultCode.Hex()),
-			runF6),
-		s("F7", Must, "docs/formats/soap.md §6 (a fault ends one request, not the service)",
+			runF6},
+		{"F7", Must, PersonaSL3000, "docs/formats/soap.md §6 (a fault ends one request, not the service)",
 			"After the malformed requests above the server still answers a valid challenge with a license.",
-			runF7),
-	}
+			runF7},
+	})
 }
 
-// isFault200 judges an answer that must be an HTTP 500 fault with a
+// judgeFault judges an answer that must be an HTTP 500 fault with a
 // 0x8004xxxx code (and wantCode, if not zero).
 func judgeFault(x *exchange, wantCode drm.Code) outcome {
 	want := "HTTP 500 with a SOAP fault whose StatusCode is 0x8004xxxx"
@@ -79,9 +73,9 @@ func judgeFault(x *exchange, wantCode drm.Code) outcome {
 
 // malformed posts a body the server must refuse. kind names the saved
 // request ("" = not saved, for the 10 MiB body).
-func malformed(body func(*env) ([]byte, error), kind string) func(context.Context, *env) outcome {
+func malformed(body func(context.Context, *env) ([]byte, error), kind string) func(context.Context, *env) outcome {
 	return func(ctx context.Context, e *env) outcome {
-		b, err := body(e)
+		b, err := body(ctx, e)
 		if err != nil {
 			return errored("%v", err)
 		}
@@ -94,25 +88,8 @@ func malformed(body func(*env) ([]byte, error), kind string) func(context.Contex
 }
 
 // truncatedChallenge is a valid challenge of the SL3000 device, cut in half.
-func truncatedChallenge(e *env) ([]byte, error) {
-	ctx := context.Background()
-	key, err := e.serverEncKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d, err := e.device(PersonaSL3000)
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return nil, err
-	}
-	ch, err := e.challengeFor(d, e.header(pro.Version40, pro.AlgAESCTR, id))
-	if err != nil {
-		return nil, err
-	}
-	b, err := soap.BuildChallenge(ch, key, d.TEE, e.o.Rand)
+func truncatedChallenge(ctx context.Context, e *env) ([]byte, error) {
+	b, err := e.plainChallenge(ctx, PersonaSL3000)
 	if err != nil {
 		return nil, err
 	}
@@ -120,43 +97,18 @@ func truncatedChallenge(e *env) ([]byte, error) {
 }
 
 func runF6(ctx context.Context, e *env) outcome {
-	cfg := "(errorcode:" + faultCode.Hex() + ")"
-	u, ok := e.laURL(cfg, true)
-	if !ok {
-		return needsPolicy(cfg)
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000, cfg: "(errorcode:" + faultCode.Hex() + ")", needed: true})
+	if o != nil {
+		return *o
 	}
-	d, err := e.device(PersonaSL3000)
-	if err != nil {
-		return errored("%v", err)
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return errored("%v", err)
-	}
-	x, err := e.acquire(ctx, d, e.header(pro.Version40, pro.AlgAESCTR, id), u, nil, nil)
-	if err != nil {
-		return errored("%v", err)
-	}
-	return judgeFault(x, faultCode)
+	return judgeFault(x.exchange, faultCode)
 }
 
 func runF7(ctx context.Context, e *env) outcome {
 	const want = "a response with a license"
-	d, err := e.device(PersonaSL3000)
-	if err != nil {
-		return errored("%v", err)
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return errored("%v", err)
-	}
-	x, err := e.acquire(ctx, d, e.header(pro.Version40, pro.AlgAESCTR, id), e.o.URL, nil, nil)
-	var te *transportError
-	if errors.As(err, &te) {
-		return failed(want, te.Error())
-	}
-	if err != nil {
-		return errored("%v", err)
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000, want: want})
+	if o != nil {
+		return *o
 	}
 	if x.resp == nil || len(x.resp.Licenses) == 0 {
 		return failed(want, x.describe())

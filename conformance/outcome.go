@@ -1,6 +1,9 @@
 package conformance
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // outcome is what a scenario function returns.
 type outcome struct {
@@ -34,4 +37,14 @@ func (o outcome) detail() string {
 // or under ProfileEntitlement when a message cannot say it.
 func needsPolicy(cfg string) outcome {
 	return skipped(fmt.Sprintf("profile none or entitlement: the scenario needs the policy cfg=%s, which the profile does not send", cfg))
+}
+
+// failedOrErrored: a request that got no HTTP answer fails (the server
+// dropped or choked on it); anything else is the runner's error.
+func failedOrErrored(want string, err error) outcome {
+	var te *transportError
+	if errors.As(err, &te) {
+		return failed(want, te.Error())
+	}
+	return errored("%v", err)
 }

@@ -22,18 +22,21 @@ import (
 const playbackSegments = 2
 
 func playbackScenarios() []Scenario {
-	s := func(id, scheme, rule, title string) Scenario {
-		return Scenario{ID: id, Family: FamilyPlayback, Level: Must, Persona: PersonaSL3000, Rule: rule, Title: title,
-			run: func(ctx context.Context, e *env) outcome { return e.play(ctx, scheme) }}
-	}
-	return []Scenario{
-		s("B1", testmedia.SchemeCENC,
+	return family(FamilyPlayback, []row{
+		{"B1", Must, PersonaSL3000,
 			"docs/formats/media.md §2 and §4 (cenc AES-CTR, one key per track); docs/formats/policies-and-outputs.md §6 (contentkey)",
-			"cenc DASH content (separate video and audio keys) decrypts, through the licenses the server returns, to exactly the clear samples."),
-		s("B2", testmedia.SchemeCBCS,
+			"cenc DASH content (separate video and audio keys) decrypts, through the licenses the server returns, to exactly the clear samples.",
+			playing(testmedia.SchemeCENC)},
+		{"B2", Must, PersonaSL3000,
 			"docs/formats/media.md §2 and §4 (cbcs AES-CBC 1:9 pattern); docs/formats/policies-and-outputs.md §6 (contentkey, ckt)",
-			"cbcs DASH content (separate video and audio keys) decrypts, through the licenses the server returns, to exactly the clear samples."),
-	}
+			"cbcs DASH content (separate video and audio keys) decrypts, through the licenses the server returns, to exactly the clear samples.",
+			playing(testmedia.SchemeCBCS)},
+	})
+}
+
+// playing is the scenario that plays content protected with scheme.
+func playing(scheme string) func(context.Context, *env) outcome {
+	return func(ctx context.Context, e *env) outcome { return e.play(ctx, scheme) }
 }
 
 // play packages content with keys the runner chooses (cfg contentkey) or
@@ -99,7 +102,7 @@ func (e *env) play(ctx context.Context, scheme string) outcome {
 		if bad != nil {
 			return *bad
 		}
-		if err := firstBindError(bindAll(d, lics)); err != nil {
+		if err := firstBindError(bindAll(d, lics...)); err != nil {
 			return failed(want, err.Error())
 		}
 		if _, err := d.Client.Key(t.KID); err != nil {

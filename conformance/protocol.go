@@ -11,69 +11,43 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/bcert"
-	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/soap"
 	"github.com/prsim/prsim/wire/xmr"
 )
 
 func protocolScenarios() []Scenario {
-	s := func(id string, l Level, persona, rule, title string, run func(context.Context, *env) outcome) Scenario {
-		return Scenario{ID: id, Family: FamilyProtocol, Level: l, Persona: persona, Rule: rule, Title: title, run: run}
-	}
-	return []Scenario{
-		s("P1", Must, PersonaSL3000,
+	return family(FamilyProtocol, []row{
+		{"P1", Must, PersonaSL3000,
 			"docs/formats/soap.md §5 and §8 (LicenseNonce echoes the challenge nonce); MS docs Overview/license-nonce.md",
 			"The response's LicenseNonce is the nonce of the challenge it answers.",
-			runP1),
-		s("P2", Must, PersonaSL3000,
+			runP1},
+		{"P2", Must, PersonaSL3000,
 			"docs/formats/soap.md §5 (response signature over the exact LicenseResponse bytes, SIGN_RESPONSE key) and docs/formats/bcert.md §11",
 			"The response is signed, and the signature verifies over the bytes sent with the SIGN_RESPONSE key of a chain to the trusted root.",
-			runP2),
-		s("P3", Must, PersonaSL3000,
+			runP2},
+		{"P3", Must, PersonaSL3000,
 			"docs/formats/soap.md §8 (a non-persistent license's rights ID is the challenge nonce; replay does not bind)",
 			"A non-persistent license carries the challenge nonce as rights ID, so the same response replayed later does not bind.",
-			runP3),
-		s("P4", Must, PersonaSL3000,
+			runP3},
+		{"P4", Must, PersonaSL3000,
 			"docs/formats/soap.md §4 item 5–6 (ECDSA over SignedInfo, digest over LA) and §6; docs/formats/errors.md §5 (DRM_E_XMLSIG_*)",
 			"A challenge whose signature does not verify is refused with a fault DRM_E_XMLSIG_ECDSA_VERIFY_FAILURE (or another signature code), no license.",
-			runP4),
-		s("P5", Must, PersonaUntrustedRoot,
+			runP4},
+		{"P5", Must, PersonaUntrustedRoot,
 			"docs/formats/soap.md §4 item 6 (validate the device chain) and docs/formats/bcert.md §11 (chain must end at a trusted root)",
 			"A challenge from a device whose chain ends at an untrusted root is refused with a device-certificate fault, no license.",
-			runP5),
-		s("P6", Should, PersonaSL3000,
+			runP5},
+		{"P6", Should, PersonaSL3000,
 			"docs/formats/soap.md §9 (servers may refuse a ClientTime about 1 h off; DRM_E_CLIENTTIMEINVALID)",
 			"A challenge whose ClientTime is one day behind the server's clock is refused with fault DRM_E_CLIENTTIMEINVALID.",
-			runP6),
-	}
-}
-
-// plainAcquire sends a default challenge (WRMHEADER 4.0, one KID) with no
-// cfg, from the persona's device.
-func (e *env) plainAcquire(ctx context.Context, persona string, edit func(*soap.Challenge), wrap func(soap.Signer) soap.Signer) (*exchange, outcome, bool) {
-	d, err := e.device(persona)
-	if err != nil {
-		return nil, errored("%v", err), false
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return nil, errored("%v", err), false
-	}
-	var sg soap.Signer
-	if wrap != nil {
-		sg = wrap(d.TEE)
-	}
-	x, err := e.acquire(ctx, d, e.header(pro.Version40, pro.AlgAESCTR, id), e.o.URL, edit, sg)
-	if err != nil {
-		return nil, errored("%v", err), false
-	}
-	return x, outcome{}, true
+			runP6},
+	})
 }
 
 func runP1(ctx context.Context, e *env) outcome {
-	x, o, ok := e.plainAcquire(ctx, PersonaSL3000, nil, nil)
-	if !ok {
-		return o
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000})
+	if o != nil {
+		return *o
 	}
 	const want = "a response whose LicenseNonce equals the challenge nonce"
 	switch {
@@ -88,9 +62,9 @@ func runP1(ctx context.Context, e *env) outcome {
 }
 
 func runP2(ctx context.Context, e *env) outcome {
-	x, o, ok := e.plainAcquire(ctx, PersonaSL3000, nil, nil)
-	if !ok {
-		return o
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000})
+	if o != nil {
+		return *o
 	}
 	const want = "a signed response verifying with the SIGN_RESPONSE key of a chain to the trusted root"
 	if x.resp == nil {
@@ -114,27 +88,16 @@ func runP2(ctx context.Context, e *env) outcome {
 }
 
 func runP3(ctx context.Context, e *env) outcome {
-	d, err := e.device(PersonaSL3000)
-	if err != nil {
-		return errored("%v", err)
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return errored("%v", err)
-	}
-	x, err := e.acquire(ctx, d, e.header(pro.Version40, pro.AlgAESCTR, id), e.o.URL, nil, nil)
-	if err != nil {
-		return errored("%v", err)
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000})
+	if o != nil {
+		return *o
 	}
 	const want = "one non-persistent license with rights ID = challenge nonce, refused when replayed"
-	lics, bad := x.licenses(want)
+	lic, bad := x.oneLicense(want)
 	if bad != nil {
 		return *bad
 	}
-	if len(lics) != 1 {
-		return failed(want, fmt.Sprintf("%d licenses", len(lics)))
-	}
-	l, err := xmr.Parse(lics[0])
+	l, err := xmr.Parse(lic)
 	if err != nil {
 		return failed(want, "a license that does not parse: "+codeText(err))
 	}
@@ -144,12 +107,12 @@ func runP3(ctx context.Context, e *env) outcome {
 	if l.RightsID != x.nonce {
 		return failed(want, "a rights ID that is not the challenge nonce")
 	}
-	if err := firstBindError(bindAll(d, lics)); err != nil {
+	if err := firstBindError(bindAll(x.d, lic)); err != nil {
 		return failed(want, "the first delivery does not bind: "+err.Error())
 	}
 	// The response has been processed: the nonce ends, as a client ends it.
-	d.TEE.ForgetNonce(x.nonce)
-	r := d.Client.BindLicense(lics[0])
+	x.d.TEE.ForgetNonce(x.nonce)
+	r := x.d.Client.BindLicense(lic)
 	if r.Bound {
 		return failed(want, "the replayed license binds")
 	}
@@ -192,31 +155,31 @@ func codeList(codes []drm.Code) string {
 }
 
 func runP4(ctx context.Context, e *env) outcome {
-	x, o, ok := e.plainAcquire(ctx, PersonaSL3000, nil, func(s soap.Signer) soap.Signer { return flipSigner{s} })
-	if !ok {
-		return o
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000, signer: func(s soap.Signer) soap.Signer { return flipSigner{s} }})
+	if o != nil {
+		return *o
 	}
 	codes := []drm.Code{drm.ErrXMLSigECDSAVerifyFailure, drm.ErrXMLSigSHAVerifyFailure, drm.ErrInvalidSignature}
-	return refused(x, "a fault "+codeList(codes), codes...)
+	return refused(x.exchange, "a fault "+codeList(codes), codes...)
 }
 
 func runP5(ctx context.Context, e *env) outcome {
-	x, o, ok := e.plainAcquire(ctx, PersonaUntrustedRoot, nil, nil)
-	if !ok {
-		return o
+	x, o := e.acquireNew(ctx, request{persona: PersonaUntrustedRoot})
+	if o != nil {
+		return *o
 	}
 	const want = "a fault DRM_E_INVALID_DEVICE_CERTIFICATE (0x8004C035) or a DRM_E_BCERT_* (0x8004C8xx) code"
 	if x.fault != nil && (x.fault.Code == drm.ErrInvalidDeviceCertificate || x.fault.Code&0xFFFFFF00 == 0x8004C800) {
 		return passed("refused: " + x.describe())
 	}
-	return refused(x, want)
+	return refused(x.exchange, want)
 }
 
 func runP6(ctx context.Context, e *env) outcome {
 	skew := func(ch *soap.Challenge) { ch.ClientTime = e.o.Now().Add(-24 * time.Hour).Unix() }
-	x, o, ok := e.plainAcquire(ctx, PersonaSL3000, skew, nil)
-	if !ok {
-		return o
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000, edit: skew})
+	if o != nil {
+		return *o
 	}
-	return refused(x, "a fault "+drm.ErrClientTimeInvalid.String(), drm.ErrClientTimeInvalid)
+	return refused(x.exchange, "a fault "+drm.ErrClientTimeInvalid.String(), drm.ErrClientTimeInvalid)
 }

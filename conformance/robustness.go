@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -39,25 +38,22 @@ const (
 )
 
 func robustnessScenarios() []Scenario {
-	s := func(id string, l Level, rule, title string, run func(context.Context, *env) outcome) Scenario {
-		return Scenario{ID: id, Family: FamilyRobustness, Level: l, Persona: PersonaSL3000, Rule: rule, Title: title, run: run}
-	}
 	out := robustnessSLScenarios() // R1 (conformance/robustness_sl.go)
-	return append(out,
-		s("R2", Must,
+	return append(out, family(FamilyRobustness, []row{
+		{"R2", Must, PersonaSL3000,
 			"docs/formats/soap.md §1 (bounded messages); docs/formats/policies-and-outputs.md §6 (one license per group and KID); docs/formats/errors.md §6 (DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)",
 			fmt.Sprintf("A request asking for over %d licenses (a %d-KID header, or %d cfg groups × %d KIDs) gets a fault or at most %d licenses.",
 				maxTolerated, amplifyKIDs, amplifyGroups, amplifyGroupKIDs, maxTolerated),
-			runR2),
-		s("R3", Should,
+			runR2},
+		{"R3", Should, PersonaSL3000,
 			"RFC 9112 §9.5 (servers time out connections; a slow request ties up a connection); docs/protocol.md §4 (Limits)",
 			fmt.Sprintf("A connection that trickles its request header one byte every %s is closed by the server within %s.", trickleEvery, defaultConnWait),
-			runR3),
-		s("R4", Should,
+			runR3},
+		{"R4", Should, PersonaSL3000,
 			"RFC 9112 §9.5 (servers time out inactive connections); docs/protocol.md §4 (Limits)",
 			fmt.Sprintf("A keep-alive connection left idle after a license response is closed by the server within %s.", defaultConnWait),
-			runR4),
-	)
+			runR4},
+	})...)
 }
 
 // runR2 asks for too many licenses twice: many KIDs in one header, then
@@ -107,16 +103,6 @@ func runR2(ctx context.Context, e *env) outcome {
 		return failed(want, seenB)
 	}
 	return passed(seenA + "; " + seenB)
-}
-
-// failedOrErrored: a request that got no HTTP answer fails (the server
-// dropped or choked on it); anything else is the runner's error.
-func failedOrErrored(want string, err error) outcome {
-	var te *transportError
-	if errors.As(err, &te) {
-		return failed(want, te.Error())
-	}
-	return errored("%v", err)
 }
 
 // dial opens a raw connection to the server under test (TLS for https,
@@ -222,25 +208,9 @@ func runR3(ctx context.Context, e *env) outcome {
 
 func runR4(ctx context.Context, e *env) outcome {
 	want := fmt.Sprintf("the server to close the idle connection within %s", e.o.ConnWait)
-	key, err := e.serverEncKey(ctx)
+	body, err := e.plainChallenge(ctx, PersonaSL3000)
 	if err != nil {
 		return errored("%v", err)
-	}
-	d, err := e.device(PersonaSL3000)
-	if err != nil {
-		return errored("%v", err)
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return errored("%v", err)
-	}
-	ch, err := e.challengeFor(d, e.header(pro.Version40, pro.AlgAESCTR, id))
-	if err != nil {
-		return errored("%v", err)
-	}
-	body, err := soap.BuildChallenge(ch, key, d.TEE, e.o.Rand)
-	if err != nil {
-		return errored("cannot build the challenge: %v", err)
 	}
 	c, _, err := e.dial(ctx)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/xmr"
 )
 
@@ -22,33 +21,20 @@ import (
 // fails it, whatever its minimum (a server that ignores sl: and issues a
 // license at 150 has not refused either).
 func robustnessSLScenarios() []Scenario {
-	return []Scenario{{
-		ID: "R1", Family: FamilyRobustness, Level: Must, Persona: PersonaSL2000,
-		Rule: "docs/formats/policies-and-outputs.md §1 (the device certificate carries the SL; a license above it cannot bind) " +
-			"and §6 (sl); docs/formats/errors.md §3 (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW)",
-		Title: "A license whose minimum security level is above the device certificate's level is refused by the server " +
-			"with a DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW fault, never issued.",
-		run: runR1,
-	}}
+	return family(FamilyRobustness, []row{
+		{"R1", Must, PersonaSL2000,
+			"docs/formats/policies-and-outputs.md §1 (the device certificate carries the SL; a license above it cannot bind) " +
+				"and §6 (sl); docs/formats/errors.md §3 (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW)",
+			"A license whose minimum security level is above the device certificate's level is refused by the server " +
+				"with a DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW fault, never issued.",
+			runR1},
+	})
 }
 
 func runR1(ctx context.Context, e *env) outcome {
-	const cfg = "(sl:3000)"
-	u, ok := e.laURL(cfg, true)
-	if !ok {
-		return needsPolicy(cfg)
-	}
-	d, err := e.device(PersonaSL2000)
-	if err != nil {
-		return errored("%v", err)
-	}
-	id, err := e.newKID()
-	if err != nil {
-		return errored("%v", err)
-	}
-	x, err := e.acquire(ctx, d, e.header(pro.Version40, pro.AlgAESCTR, id), u, nil, nil)
-	if err != nil {
-		return errored("%v", err)
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL2000, cfg: "(sl:3000)", needed: true})
+	if o != nil {
+		return *o
 	}
 	want := "a fault with " + drm.ErrDeviceSecurityLevelTooLow.String() + " for cfg sl:3000 and an SL2000 device certificate"
 	switch {
