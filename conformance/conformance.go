@@ -48,11 +48,14 @@ const (
 	// FamilyPolicy: each policy object a server is asked for arrives
 	// encoded as asked, and the device decides on it as the oracle does.
 	FamilyPolicy = "policy"
+	// FamilyClock: the server's side of time: the ClientTime window,
+	// License Server Time, clock-sync requests and time policies.
+	FamilyClock = "clock"
 )
 
 // Families returns the scenario families in run order.
 func Families() []string {
-	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy}
+	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy, FamilyClock}
 }
 
 // Profiles: how the runner asks the server for a policy.
@@ -115,6 +118,7 @@ func Scenarios() []Scenario {
 	all = append(all, playbackScenarios()...)
 	all = append(all, robustnessScenarios()...)
 	all = append(all, policyScenarios()...)
+	all = append(all, clockScenarios()...)
 	return all
 }
 

@@ -43,18 +43,24 @@ func newFixture(t *testing.T) fixture {
 }
 
 // server starts the reference server with defects and returns its LA URL.
-// Its header and idle timeouts are short, so that R3 and R4 (which wait for
+// License Server Time is on (C2, C3). Its header and idle timeouts are short, so that R3 and R4 (which wait for
 // the server to cut a slow or idle connection) take about a second; not
 // shorter, because on a loaded 2-core machine (parallel subtests, -race) a
 // fresh connection's headers can take a few hundred ms to be read, and a
 // server that cut it would fail unrelated scenarios with a broken pipe.
 func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 	t.Helper()
-	srv, err := f.fx.StartServer(licsrv.Config{Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
-		Limits: licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second}})
+	srv, err := f.fx.StartServer(f.withLST(licsrv.Config{Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
+		Limits: licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second}}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv.LAURL
+}
+
+// withLST turns License Server Time on in cfg, with the PKI's time server.
+func (f fixture) withLST(cfg licsrv.Config) licsrv.Config {
+	cfg.LicenseServerTime, cfg.TimeChain, cfg.TimeKey = true, f.pki.TimeServer.Chain, f.pki.TimeServer.Key
+	return cfg
 }
 
 // The communication key the test server shares with the runner (profile
@@ -98,7 +104,7 @@ var breaks = map[licsrv.Defect][]string{
 	licsrv.DefectAcceptBadSignature:     {"P4"},
 	licsrv.DefectAcceptUntrustedRoot:    {"P5"},
 	licsrv.DefectFaultAs200:             {"F1", "F2", "F3", "F4", "F5", "F6"},
-	licsrv.DefectIgnoreLicenseRequested: {"L6"},
+	licsrv.DefectIgnoreLicenseRequested: {"L6", "C3"},
 	licsrv.DefectNoLimits:               {"R2"},
 	licsrv.DefectNoTimeouts:             {"R3", "R4"},
 	// issue-above-cert-sl issues the SL3000 license: the device refuses it,
@@ -108,6 +114,12 @@ var breaks = map[licsrv.Defect][]string{
 	licsrv.DefectDropPlayEnabler:  {"Y3"},
 	// keep-unsupported-key is about entitlement keys: nothing under cfg.
 	licsrv.DefectKeepUnsupportedKey: {},
+	licsrv.DefectNoClientTimeCheck:  {"P6", "C1"},
+	// A stale or unsigned time fails wherever the time is checked: the
+	// license response (C2) and the clock sync (C3).
+	licsrv.DefectStaleServerTime:    {"C2", "C3"},
+	licsrv.DefectUnsignedServerTime: {"C2", "C3"},
+	licsrv.DefectMisEncodeDates:     {"C4", "C5"},
 }
 
 // breaksEntitlement is what each defect breaks under profile entitlement
@@ -127,20 +139,25 @@ var breaksEntitlement = map[licsrv.Defect][]string{
 	licsrv.DefectAcceptBadSignature:     {"P4"},
 	licsrv.DefectAcceptUntrustedRoot:    {"P5"},
 	licsrv.DefectFaultAs200:             {"F1", "F2", "F3", "F4", "F5"},
-	licsrv.DefectIgnoreLicenseRequested: {"L6"},
+	licsrv.DefectIgnoreLicenseRequested: {"L6", "C3"},
 	licsrv.DefectNoLimits:               {"R2"},
 	licsrv.DefectNoTimeouts:             {"R3", "R4"},
 	licsrv.DefectIssueAboveCertSL:       {},
 	licsrv.DefectMisEncodeOPL:           {"Y1"},
 	licsrv.DefectDropPlayEnabler:        {"Y3"},
 	licsrv.DefectKeepUnsupportedKey:     {"Y5", "Y6", "Y7"},
+	// C4 and C5 need cfg dates, which a message cannot say (skipped).
+	licsrv.DefectNoClientTimeCheck:  {"P6", "C1"},
+	licsrv.DefectStaleServerTime:    {"C2", "C3"},
+	licsrv.DefectUnsignedServerTime: {"C2", "C3"},
+	licsrv.DefectMisEncodeDates:     {},
 }
 
 // skippedUnder is what each profile skips against a clean server.
 var skippedUnder = map[string][]string{
 	conformance.ProfileCfg:         {"Y6"},
-	conformance.ProfileEntitlement: {"F6", "R1"},
-	conformance.ProfileNone:        {"L3", "L7", "F6", "R1", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7"},
+	conformance.ProfileEntitlement: {"F6", "R1", "C4", "C5"},
+	conformance.ProfileNone:        {"L3", "L7", "F6", "R1", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "C4", "C5"},
 }
 
 func statuses(rep *conformance.Report) (fails []string, others map[string]conformance.Status) {
@@ -317,7 +334,7 @@ func TestOptionsRefused(t *testing.T) {
 		"nopki":   {URL: "http://127.0.0.1:1/x"},
 		"badpki":  {URL: "http://127.0.0.1:1/x", PKIDir: t.TempDir()},
 		"profile": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: "json"},
-		"family":  {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"clock"}},
+		"family":  {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"nosuch"}},
 		"nokey":   {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement},
 		"nokeyid": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement, CommKey: commKey()},
 	} {

@@ -212,7 +212,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 // (the runner seeds it into each device's store) and errors without it.
 func TestServerCertOption(t *testing.T) {
 	f := newFixture(t)
-	srv, err := f.fx.NewServer(licsrv.Config{})
+	srv, err := f.fx.NewServer(f.withLST(licsrv.Config{}))
 	require.NoError(t, err)
 	hidden := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/prsim/server-cert" {
@@ -283,6 +283,7 @@ func ExampleScenarios() {
 	// playback: B1 B2
 	// robustness: R1 R2 R3 R4
 	// policy: Y1 Y2 Y3 Y4 Y5 Y6 Y7
+	// clock: C1 C2 C3 C4 C5
 }
 
 // Content keys travel in the cfg query; a report never shows them, not even

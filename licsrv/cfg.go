@@ -169,27 +169,30 @@ type OutputConfig struct {
 // Policy is one license's policy: a cfg group, or the defaults of an empty
 // request (non-persistent, SL150, test key seed, the header's KIDs).
 type Policy struct {
-	KID          *kid.ID // nil = the header's KIDs (kid:header likewise)
-	ContentKey   *[16]byte
-	KeySeed      []byte
-	SL           uint16
-	Persist      bool
-	CBC          *bool // nil = follow the header's ALGID
-	Begin, End   *time.Time
-	FirstPlay    *uint32
-	RealTime     bool
-	Removal      *time.Time
-	OPL          [5]uint16 // cvopl, ucvopl, avopl, caopl, ucaopl (XMR 0x05 order)
-	HasOPL       bool
-	DigitalVideo []OutputConfig
-	DigitalAudio []OutputConfig
-	AnalogVideo  []OutputConfig
-	PlayEnablers []kid.ID
-	ErrorCode    *drm.Code
-	Revoked      bool
-	ClientInfo   bool
-	TID          string
-	SourceID     *uint32
+	KID        *kid.ID // nil = the header's KIDs (kid:header likewise)
+	ContentKey *[16]byte
+	KeySeed    []byte
+	SL         uint16
+	Persist    bool
+	CBC        *bool // nil = follow the header's ALGID
+	Begin, End *time.Time
+	// BeginClientTime (cfg begindate:clienttime, a prsim extension) takes
+	// the challenge's ClientTime as the begin date.
+	BeginClientTime bool
+	FirstPlay       *uint32
+	RealTime        bool
+	Removal         *time.Time
+	OPL             [5]uint16 // cvopl, ucvopl, avopl, caopl, ucaopl (XMR 0x05 order)
+	HasOPL          bool
+	DigitalVideo    []OutputConfig
+	DigitalAudio    []OutputConfig
+	AnalogVideo     []OutputConfig
+	PlayEnablers    []kid.ID
+	ErrorCode       *drm.Code
+	Revoked         bool
+	ClientInfo      bool
+	TID             string
+	SourceID        *uint32
 	// Read and Execute ask for those rights, which only clients before
 	// PlayReady 3.0 accept (the server refuses them for newer ones).
 	Read, Execute bool
@@ -310,7 +313,14 @@ func (p *Policy) set(n node) error {
 			return badValue(n, "AES128BitCTR or AES128BitCBC")
 		}
 	case "begindate":
-		return setDate(&p.Begin, n)
+		if strings.EqualFold(v, "clienttime") {
+			p.Begin, p.BeginClientTime = nil, true
+			return nil
+		}
+		p.BeginClientTime = false
+		if err := setDate(&p.Begin, n); err != nil {
+			return badValue(n, "a date yyyymmdd or yyyymmddhhmmss (GMT), or clienttime")
+		}
 	case "enddate", "expiration":
 		return setDate(&p.End, n)
 	case "removaldate":

@@ -28,6 +28,10 @@ const (
 	DefectMisEncodeOPL           Defect = "mis-encode-opl"
 	DefectDropPlayEnabler        Defect = "drop-play-enabler"
 	DefectKeepUnsupportedKey     Defect = "keep-unsupported-key"
+	DefectNoClientTimeCheck      Defect = "no-client-time-check"
+	DefectStaleServerTime        Defect = "stale-server-time"
+	DefectUnsignedServerTime     Defect = "unsigned-server-time"
+	DefectMisEncodeDates         Defect = "mis-encode-dates"
 )
 
 // defects lists every defect in documentation order with what it breaks.
@@ -51,6 +55,10 @@ var defects = [...]struct {
 	{DefectMisEncodeOPL, "every non-zero output protection level is written 50 lower than asked (ucvopl 300 becomes 250)"},
 	{DefectDropPlayEnabler, "play enablers asked for (cfg playenablers, allowunknownhd/sd, entitlement play_enablers) are left out of the license"},
 	{DefectKeepUnsupportedKey, "entitlement keys whose usage policy the client cannot support (security level, digital video output protection on PlayReady 2.x) are issued instead of dropped"},
+	{DefectNoClientTimeCheck, "a challenge's ClientTime is not checked against the server's time: any client clock is accepted"},
+	{DefectStaleServerTime, "the signed License Server Time is a day behind the server's clock"},
+	{DefectUnsignedServerTime, "the License Server Time statement carries a zero signature instead of one made with the secure-time key"},
+	{DefectMisEncodeDates, "begin and end dates are written a day later than asked, and an end date asked alone gets begin date 0 instead of the ClientTime"},
 }
 
 // Defects returns every defect name, in a fixed order.

@@ -2,7 +2,9 @@
 //
 // It answers AcquireLicense on any POST path ending in rightsmanager.asmx
 // (docs/formats/soap.md §1) and publishes its certificate chain at GET
-// [CertPath], so a device can encrypt its client data to it.
+// [CertPath], so a device can encrypt its client data to it. With
+// [Config].LicenseServerTime it signs its time into every response and
+// serves it at GET [TimePath] (License Server Time, docs/protocol.md §4).
 //
 // A challenge is checked in the order of docs/formats/soap.md §4: parse,
 // decrypt the client data with the server's ENCRYPT_KEY, validate the device
@@ -44,8 +46,8 @@
 // # Logging
 //
 // [Config.Log] gets exactly one record per request, message "request", with
-// the attributes method, path, action (the SOAP operation, "server-cert" or
-// empty), outcome (ok, fault or notfound), status, drm_code, reason,
+// the attributes method, path, action (the SOAP operation, "server-cert",
+// "time" or empty), outcome (ok, fault or notfound), status, drm_code, reason,
 // duration, device_digest (hex leaf digest, once the device chain parsed)
 // and licenses. Faults log at Warn, internal errors at Error, the rest at
 // Info. The query string is never logged: a cfg may hold content keys.

@@ -33,6 +33,14 @@ import (
 // CertPath is where the server publishes its certificate chain.
 const CertPath = "/prsim/server-cert"
 
+// TimePath is the secure time endpoint: GET returns the signed License
+// Server Time blob (docs/protocol.md), when License Server Time is on.
+const TimePath = "/prsim/time"
+
+// staleServerTime is how far DefectStaleServerTime sets the signed time
+// back: far outside any clock window, so a client must notice.
+const staleServerTime = 24 * time.Hour
+
 // A body over Limits.MaxBody gets a DRM_E_SERVER_INVALID_MESSAGE fault; the
 // server first reads and discards up to maxDrain more bytes (within
 // ReadTimeout), so a client still sending its body receives the fault
@@ -56,6 +64,15 @@ type Config struct {
 	DataDir string
 	// ClientTimeSkew is the accepted |ClientTime − server time|; 0 = 1 h.
 	ClientTimeSkew time.Duration
+	// LicenseServerTime, when set, signs the server's time (Now) into
+	// every license response and serves GET [TimePath]
+	// (docs/protocol.md). It needs TimeChain, whose leaf is of type
+	// SECURETIMESERVER, and TimeKey, that leaf's key with usage
+	// soap.KeyUsageSignSecureTime. Server instances that share a clock
+	// (Now) sign the same time.
+	LicenseServerTime bool
+	TimeChain         *bcert.Chain
+	TimeKey           *ecdsa.PrivateKey
 	// Defects are known bugs to inject (see [Defects]); New rejects an
 	// unknown one. Empty for a correct server.
 	Defects []Defect
@@ -81,6 +98,7 @@ type Server struct {
 	mu      sync.Mutex // serialises issued.jsonl appends
 	http    *http.Server
 	conns   *connLimiter
+	timeSig *signer // nil = License Server Time off
 }
 
 // New validates the configuration.
@@ -138,8 +156,86 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, signer: signer{key: cfg.SignKey, pub: sp, rand: cfg.Rand}, encD: d, defects: defects,
 		conns: newConnLimiter(cfg.Limits.MaxConns)}
+	if cfg.LicenseServerTime {
+		ts, err := timeSigner(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.timeSig = ts
+	}
 	s.http = s.newHTTPServer()
 	return s, nil
+}
+
+// timeSigner checks the time-server chain and key of License Server Time.
+func timeSigner(cfg Config) (*signer, error) {
+	if cfg.TimeChain == nil || cfg.TimeKey == nil || cfg.TimeChain.Leaf() == nil {
+		return nil, errors.New("licsrv: License Server Time needs the time-server chain and key (a PKI made before it existed has none: run prsim pki init again)")
+	}
+	leaf := cfg.TimeChain.Leaf()
+	pub, err := ecc.PublicKey(&cfg.TimeKey.PublicKey)
+	k, ok := leaf.KeyWithUsage(soap.KeyUsageSignSecureTime)
+	if err != nil || !ok || k != pub || leaf.Basic().Type != bcert.CertTypeSecureTimeServer {
+		return nil, errors.New("licsrv: the time key does not match a SECURETIMESERVER certificate with the secure-time key usage")
+	}
+	return &signer{key: cfg.TimeKey, pub: pub, rand: cfg.Rand}, nil
+}
+
+// serverTime returns the signed License Server Time blob for nonce.
+// DefectStaleServerTime signs a time a day old; DefectUnsignedServerTime
+// sends the statement with a zero signature.
+func (s *Server) serverTime(nonce [16]byte) ([]byte, error) {
+	now := s.cfg.Now()
+	if s.defects[DefectStaleServerTime] {
+		now = now.Add(-staleServerTime)
+	}
+	st := &soap.ServerTime{Time: now.Unix(), Nonce: nonce, Chain: s.cfg.TimeChain.Bytes()}
+	if s.defects[DefectUnsignedServerTime] {
+		return st.Bytes(), nil
+	}
+	return st.Sign(*s.timeSig)
+}
+
+// serveTime answers GET TimePath: the signed time, with the nonce of the
+// optional query parameter nonce (32 hex digits) so that a device can tell
+// a fresh answer from a replayed one.
+func (s *Server) serveTime(w http.ResponseWriter, r *http.Request, ev *event) {
+	ev.action = "time"
+	fail := func(status int, reason string) {
+		ev.outcome, ev.status, ev.reason = outcomeNotFound, status, reason
+		switch status {
+		case http.StatusBadRequest:
+			ev.outcome, ev.code = outcomeFault, drm.ErrSecureTimeInvalidRequestData
+		case http.StatusInternalServerError:
+			ev.outcome, ev.code = outcomeFault, drm.ErrServerInternalError
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, reason+"\n")
+	}
+	if s.timeSig == nil {
+		fail(http.StatusNotFound, "License Server Time is not enabled on this server (prsim server --license-server-time)")
+		return
+	}
+	var nonce [16]byte
+	if v := r.URL.Query().Get("nonce"); v != "" {
+		b, err := hex.DecodeString(v)
+		if err != nil || len(b) != len(nonce) {
+			fail(http.StatusBadRequest, "query parameter nonce is not 32 hex digits")
+			return
+		}
+		nonce = [16]byte(b)
+	}
+	b, err := s.serverTime(nonce)
+	if err != nil {
+		ev.internal = true
+		fail(http.StatusInternalServerError, internalReason)
+		return
+	}
+	ev.outcome, ev.status = outcomeOK, http.StatusOK
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b)
 }
 
 type signer struct {
@@ -187,6 +283,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev.action, ev.outcome, ev.status = "server-cert", outcomeOK, http.StatusOK
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(s.cfg.Chain.Bytes())
+	case r.URL.Path == TimePath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.serveTime(w, r, ev)
 	case strings.HasSuffix(strings.ToLower(r.URL.Path), "rightsmanager.asmx") && r.Method == http.MethodPost:
 		s.serveSOAP(w, r, ev)
 	default:
@@ -428,7 +526,8 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 	// Times are compared, not their difference, which saturates for a
 	// ClientTime centuries away.
 	ct, ref := time.Unix(req.ch.ClientTime, 0), now.Truncate(time.Second)
-	if ct.Before(ref.Add(-s.cfg.ClientTimeSkew)) || ct.After(ref.Add(s.cfg.ClientTimeSkew)) {
+	outside := ct.Before(ref.Add(-s.cfg.ClientTimeSkew)) || ct.After(ref.Add(s.cfg.ClientTimeSkew))
+	if outside && !s.defects[DefectNoClientTimeCheck] {
 		d, rel := ref.Sub(ct), "behind"
 		if ct.After(ref) {
 			d, rel = ct.Sub(ref), "ahead of"
@@ -478,6 +577,12 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 			return nil, err
 		}
 	}
+	var st []byte
+	if s.timeSig != nil {
+		if st, err = s.serverTime(req.ch.Nonce); err != nil {
+			return nil, err
+		}
+	}
 	sg := s.signer
 	sg.flip = s.defects[DefectBadResponseSignature]
 	out, err := soap.BuildResponse(&soap.Response{
@@ -486,6 +591,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		ResponseID:    respID,
 		SigningChain:  s.cfg.Chain.Bytes(),
 		TransactionID: tid(pols),
+		ServerTime:    st,
 	}, sg)
 	if err != nil {
 		return nil, err
@@ -689,13 +795,29 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 		st := uint16(xmr.SettingCannotPersist)
 		t.Settings = &st
 	}
-	if p.Begin != nil || p.End != nil {
+	if p.Begin != nil || p.End != nil || p.BeginClientTime {
 		e := &xmr.Expiration{Begin: 0, End: 0xFFFFFFFF}
-		if p.Begin != nil {
+		switch {
+		case p.Begin != nil:
 			e.Begin = uint32(p.Begin.Unix())
+		case p.BeginClientTime || p.End != nil:
+			// begindate:clienttime, and an end date without a begin date:
+			// the begin date is the client's own (checked) time, pairing
+			// the end date with a begin date (docs/protocol.md).
+			e.Begin = clampU32(req.ch.ClientTime)
 		}
 		if p.End != nil {
 			e.End = uint32(p.End.Unix())
+		}
+		if s.defects[DefectMisEncodeDates] {
+			if p.Begin == nil {
+				e.Begin = 0
+			} else {
+				e.Begin += 86400
+			}
+			if p.End != nil {
+				e.End += 86400
+			}
 		}
 		t.Expiration = e
 	}
@@ -729,6 +851,11 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 		return nil, [16]byte{}, fmt.Errorf("licsrv: failed to build license: %w", err)
 	}
 	return lic, t.RightsID, nil
+}
+
+// clampU32 fits a Unix time into an XMR date.
+func clampU32(t int64) uint32 {
+	return uint32(max(0, min(t, math.MaxUint32)))
 }
 
 func outputConfigs(in []OutputConfig) []xmr.OutputConfig {

@@ -30,6 +30,8 @@ type serverOptions struct {
 	logFormat string
 	limits    licsrv.Limits
 	commKeys  []string // ID=B64; secrets, never printed
+	clockSkew time.Duration
+	lst       bool
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -43,6 +45,10 @@ func (o *serverOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&o.logFormat, "log-format", "text", "request log format on stderr: text or json")
 	f.StringArrayVar(&o.commKeys, "comm-key", nil, "communication key for entitlement messages (X-AxDRM-Message JWTs, HS256) as ID=BASE64, "+
 		"the ID being the messages' com_key_id (repeatable; a secret: never printed)")
+	f.DurationVar(&o.clockSkew, "clock-skew", time.Hour, "largest accepted gap between a challenge's ClientTime and the server's time "+
+		"(larger: fault DRM_E_CLIENTTIMEINVALID)")
+	f.BoolVar(&o.lst, "license-server-time", false, "sign the server's time into every license response and serve it at GET "+
+		licsrv.TimePath+" (License Server Time; needs a PKI with a time-server key)")
 	l := &o.limits
 	f.Int64Var(&l.MaxBody, "max-body", licsrv.DefaultMaxBody, "largest request body in bytes (larger: fault DRM_E_SERVER_INVALID_MESSAGE)")
 	f.IntVar(&l.MaxLicenses, "max-licenses", licsrv.DefaultMaxLicenses, "most licenses in one response, counted before any is built (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
@@ -174,18 +180,28 @@ func (o *serverOptions) parseCommKeys() (map[string][]byte, error) {
 }
 
 // newLicenseServer builds the reference server from a PKI directory.
-func newLicenseServer(p *pki.PKI, data string, log *slog.Logger, defects []licsrv.Defect, limits licsrv.Limits, commKeys map[string][]byte) (*licsrv.Server, error) {
-	return licsrv.New(licsrv.Config{
+func (o *serverOptions) newLicenseServer(p *pki.PKI, log *slog.Logger, defects []licsrv.Defect, commKeys map[string][]byte) (*licsrv.Server, error) {
+	cfg := licsrv.Config{
 		CommKeys: commKeys,
 		Chain:    p.Server.Chain,
 		SignKey:  p.Server.SignKey,
 		EncKey:   p.Server.EncKey,
 		Roots:    []ecc.Point{p.Root},
-		DataDir:  data,
+		DataDir:  o.data,
 		Log:      log,
 		Defects:  defects,
-		Limits:   limits,
-	})
+		Limits:   o.limits,
+
+		ClientTimeSkew: o.clockSkew,
+	}
+	if o.lst {
+		if p.TimeServer == nil {
+			return nil, usagef("--license-server-time: the PKI in %s has no time-server key (it was made before License Server Time existed); "+
+				"make a new one with prsim pki init --force (devices provisioned with the old one will no longer be trusted)", o.pki)
+		}
+		cfg.LicenseServerTime, cfg.TimeChain, cfg.TimeKey = true, p.TimeServer.Chain, p.TimeServer.Key
+	}
+	return licsrv.New(cfg)
 }
 
 func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
@@ -200,6 +216,9 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err := o.checkLimits(); err != nil {
 		return err
 	}
+	if o.clockSkew <= 0 {
+		return usagef("--clock-skew %s: want a positive duration", o.clockSkew)
+	}
 	commKeys, err := o.parseCommKeys()
 	if err != nil {
 		return err
@@ -208,7 +227,7 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	srv, err := newLicenseServer(p, o.data, log, defects, o.limits, commKeys)
+	srv, err := o.newLicenseServer(p, log, defects, commKeys)
 	if err != nil {
 		return err
 	}

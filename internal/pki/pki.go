@@ -34,6 +34,9 @@
 //	server.chai         chain server → root
 //	crl-signer.key      CRL-signer private key
 //	crl-signer.chai     chain CRL signer → root
+//	time-server.key     License Server Time signing key (optional: a PKI made
+//	                    before it existed has none)
+//	time-server.chai    chain SECURETIMESERVER → root
 //
 // Chains are raw CHAI bytes (docs/formats/bcert.md §2) and mode 0644. Each file is
 // written to a temporary name, synced and renamed, so a crash leaves either
@@ -63,6 +66,7 @@ import (
 
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/bcert"
+	"github.com/prsim/prsim/wire/soap"
 )
 
 // Security levels of the model issuers and of the root.
@@ -96,9 +100,8 @@ func (i *Issuer) Issue(t *bcert.Template) (*bcert.Chain, error) {
 
 // Server is the reference license server's certificate: leaf type SERVER,
 // key 1 with usage SIGN_RESPONSE (signs responses), key 2 with ENCRYPT_KEY
-// (challenges are encrypted to it). A secure-time key (usage
-// ISSUER_SECURETIMESERVER, for License Server Time) is planned as a separate
-// field. The keys must be kept secret.
+// (challenges are encrypted to it). The secure-time key (License Server
+// Time) is a separate leaf, [PKI.TimeServer]. The keys must be kept secret.
 type Server struct {
 	Chain           *bcert.Chain
 	SignKey, EncKey *ecdsa.PrivateKey
@@ -112,7 +115,16 @@ type PKI struct {
 	Models     map[uint32]*Issuer // by security level: 150, 2000, 3000
 	Server     *Server
 	CRLSigner  *Issuer // leaf CRL_SIGNER with a SIGN_CRL key
+	// TimeServer is the leaf SECURETIMESERVER whose key (usage
+	// [KeyUsageSignSecureTime]) signs License Server Time. It is nil in a
+	// PKI made before it existed: such a PKI still loads, and License
+	// Server Time is then unavailable.
+	TimeServer *Issuer
 }
+
+// KeyUsageSignSecureTime is the prsim-defined BCert key usage of the
+// time-server key (docs/protocol.md §4); see [soap.KeyUsageSignSecureTime].
+const KeyUsageSignSecureTime = soap.KeyUsageSignSecureTime
 
 // Model returns the model issuer for security level sl.
 func (p *PKI) Model(sl uint32) (*Issuer, error) {
@@ -292,6 +304,16 @@ func Generate(rand io.Reader, now time.Time) (*PKI, error) {
 	}, rootKey)
 	p.CRLSigner = &Issuer{Chain: rootChain.Prepend(crl), Key: crlKey}
 
+	// Drawn last, so that every earlier key and ID stays what a seeded
+	// reader gave before the time server existed.
+	timeKey := g.key()
+	ts := g.cert(&bcert.Template{
+		SecurityLevel: RootSecurityLevel, Type: bcert.CertTypeSecureTimeServer,
+		Keys:         []bcert.Key{{Public: g.pub(timeKey), Usages: []uint32{KeyUsageSignSecureTime}}},
+		Manufacturer: manufacturer("prsim-time-server", "1"),
+	}, rootKey)
+	p.TimeServer = &Issuer{Chain: rootChain.Prepend(ts), Key: timeKey}
+
 	if g.err != nil {
 		return nil, g.err
 	}
@@ -318,6 +340,10 @@ func (p *PKI) Verify(now time.Time) error {
 		{"server", p.Server.Chain, bcert.CertTypeServer, map[uint32]*ecdsa.PrivateKey{
 			bcert.KeyUsageSignResponse: p.Server.SignKey, bcert.KeyUsageEncryptKey: p.Server.EncKey}},
 		{"crl-signer", p.CRLSigner.Chain, bcert.CertTypeCRLSigner, map[uint32]*ecdsa.PrivateKey{bcert.KeyUsageSignCRL: p.CRLSigner.Key}},
+	}
+	if p.TimeServer != nil {
+		items = append(items, item{"time-server", p.TimeServer.Chain, bcert.CertTypeSecureTimeServer,
+			map[uint32]*ecdsa.PrivateKey{KeyUsageSignSecureTime: p.TimeServer.Key}})
 	}
 	for sl, m := range p.Models {
 		if m == nil {

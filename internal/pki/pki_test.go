@@ -238,7 +238,7 @@ func TestSaveLoad(t *testing.T) {
 	require.ElementsMatch(t, []string{
 		"root.pub", "root.key", "root.chai",
 		"model-150.key", "model-150.chai", "model-2000.key", "model-2000.chai", "model-3000.key", "model-3000.chai",
-		"server-sign.key", "server-enc.key", "server.chai", "crl-signer.key", "crl-signer.chai",
+		"server-sign.key", "server-enc.key", "server.chai", "crl-signer.key", "crl-signer.chai", "time-server.key", "time-server.chai",
 	}, names, "no temporary files left behind")
 	pub, err := os.ReadFile(filepath.Join(dir, "root.pub"))
 	require.NoError(t, err)
@@ -378,4 +378,22 @@ func TestVerifyIncomplete(t *testing.T) {
 	p.Server.EncKey = p.Server.SignKey
 	require.ErrorContains(t, p.Verify(now), "does not match")
 	require.Error(t, p.Save(t.TempDir()))
+}
+
+// A PKI saved before the time server existed still loads, without one.
+func TestLoadWithoutTimeServer(t *testing.T) {
+	p, err := Generate(seeded(7), time.Time{})
+	require.NoError(t, err)
+	require.NotNil(t, p.TimeServer)
+	k, ok := p.TimeServer.Chain.Leaf().KeyWithUsage(KeyUsageSignSecureTime)
+	require.True(t, ok)
+	require.Equal(t, (KeySigner{Key: p.TimeServer.Key}).Public(), k)
+	dir := t.TempDir()
+	require.NoError(t, p.Save(dir))
+	require.NoError(t, os.Remove(filepath.Join(dir, "time-server.key")))
+	require.NoError(t, os.Remove(filepath.Join(dir, "time-server.chai")))
+	q, err := Load(dir)
+	require.NoError(t, err)
+	require.Nil(t, q.TimeServer)
+	require.Equal(t, p.Root, q.Root)
 }

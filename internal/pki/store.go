@@ -28,6 +28,8 @@ const (
 	serverChain    = "server.chai"
 	crlKeyFile     = "crl-signer.key"
 	crlChainFile   = "crl-signer.chai"
+	timeKeyFile    = "time-server.key"
+	timeChainFile  = "time-server.chai"
 	modelPrefix    = "model-"
 	keySuffix      = ".key"
 	chainSuffix    = ".chai"
@@ -87,6 +89,12 @@ func (p *PKI) Save(dir string) error {
 		return err
 	}
 	addChain(crlChainFile, p.CRLSigner.Chain)
+	if p.TimeServer != nil {
+		if err := addKey(timeKeyFile, p.TimeServer.Key); err != nil {
+			return err
+		}
+		addChain(timeChainFile, p.TimeServer.Chain)
+	}
 	files = append(files, file{rootPubFile, append([]byte(nil), p.Root[:]...), 0o644})
 
 	defer func() {
@@ -190,6 +198,13 @@ func Load(dir string) (*PKI, error) {
 		return nil, err
 	}
 	p.Server = srv
+	// The time server is optional: a PKI made before it existed has none
+	// (License Server Time is then unavailable).
+	if _, err := os.Lstat(filepath.Join(dir, timeChainFile)); err == nil {
+		if p.TimeServer, err = issuer(timeKeyFile, timeChainFile); err != nil {
+			return nil, err
+		}
+	}
 
 	names, err := filepath.Glob(filepath.Join(dir, modelPrefix+"*"+chainSuffix))
 	if err != nil {
@@ -281,7 +296,7 @@ func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist 
 // layout in the package doc. [PKI.Save] replaces such files, so callers that
 // must not destroy an existing PKI ask first.
 func Exists(dir string) (bool, error) {
-	names := []string{rootPubFile, rootKeyFile, rootChainFile, serverSignFile, serverEncFile, serverChain, crlKeyFile, crlChainFile}
+	names := []string{rootPubFile, rootKeyFile, rootChainFile, serverSignFile, serverEncFile, serverChain, crlKeyFile, crlChainFile, timeKeyFile, timeChainFile}
 	for _, n := range names {
 		_, err := os.Lstat(filepath.Join(dir, n))
 		if err == nil {

@@ -24,6 +24,9 @@ type Response struct {
 	ResponseID    []byte       // omitted when empty
 	SigningChain  []byte       // SigningCertificateChain (CHAI); its SIGN_RESPONSE key verifies
 	CustomData    string       // omitted when empty
+	// ServerTime is a signed [ServerTime] blob (License Server Time),
+	// carried in LicenseServerTime; omitted when empty.
+	ServerTime []byte
 }
 
 // ParsedResponse is a received response.
@@ -76,6 +79,9 @@ func BuildResponse(r *Response, signer Signer) ([]byte, error) {
 	}
 	if len(r.SigningChain) > 0 {
 		lr.b64("SigningCertificateChain", r.SigningChain)
+	}
+	if len(r.ServerTime) > 0 {
+		lr.b64("LicenseServerTime", r.ServerTime)
 	}
 	if r.CustomData != "" {
 		lr.elem("CustomData", r.CustomData)
@@ -232,6 +238,13 @@ func (p *ParsedResponse) parseLicenseResponse(lr *node) error {
 	} else if n != nil {
 		if p.SigningChain, err = decodeB64(n); err != nil {
 			return formatErr("SigningCertificateChain is not base64")
+		}
+	}
+	if n, err = lr.child("LicenseServerTime"); err != nil {
+		return err
+	} else if n != nil {
+		if p.ServerTime, err = decodeB64(n); err != nil {
+			return formatErr("LicenseServerTime is not base64")
 		}
 	}
 	if n, err = lr.child("CustomData"); err != nil {
