@@ -232,7 +232,7 @@ func buildChallenge(tb testing.TB, d *tee.Device, h *pro.Header) []byte {
 	require.NoError(tb, err)
 	serverKey, err := ecc.PublicKey(&shared.pki.Server.EncKey.PublicKey)
 	require.NoError(tb, err)
-	body, err := soap.BuildChallenge(newChallenge(d, x, nonce), serverKey, d, rand.Reader)
+	body, err := d.SignChallenge(newChallenge(d, x, nonce), serverKey, rand.Reader)
 	require.NoError(tb, err)
 	return body
 }
@@ -294,8 +294,9 @@ func (cs *clientSide) run() error {
 	if err != nil {
 		return err
 	}
-	defer cs.dev.ForgetNonce(nonce)
-	if _, err := soap.BuildChallenge(newChallenge(cs.dev, hx, nonce), cs.serverKey, cs.dev, rand.Reader); err != nil {
+	// As in ree.Client.Acquire, a nonce whose response verifies stays in
+	// the TEE (its FIFO drops the oldest) until its licenses bind.
+	if _, err := cs.dev.SignChallenge(newChallenge(cs.dev, hx, nonce), cs.serverKey, rand.Reader); err != nil {
 		return err
 	}
 	resp, err := soap.ParseResponse(cs.response)

@@ -344,8 +344,10 @@ func (e *env) challengeFor(d *ree.Device, h *pro.Header) (*soap.Challenge, error
 }
 
 // signedChallenge is the challenge d sends for h, changed by edit (may be
-// nil), signed by signer (nil: the device) and encrypted to the server.
-func (e *env) signedChallenge(ctx context.Context, d *ree.Device, h *pro.Header, edit func(*soap.Challenge), signer soap.Signer) (*soap.Challenge, []byte, error) {
+// nil), signed by the device's TEE and encrypted to the server, then
+// changed by tamper (may be nil): the TEE signs only challenges it builds,
+// so a deliberately broken one is broken after signing.
+func (e *env) signedChallenge(ctx context.Context, d *ree.Device, h *pro.Header, edit func(*soap.Challenge), tamper func([]byte) []byte) (*soap.Challenge, []byte, error) {
 	key, err := e.serverEncKey(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -357,12 +359,12 @@ func (e *env) signedChallenge(ctx context.Context, d *ree.Device, h *pro.Header,
 	if edit != nil {
 		edit(ch)
 	}
-	if signer == nil {
-		signer = d.TEE
-	}
-	body, err := soap.BuildChallenge(ch, key, signer, e.o.Rand)
+	body, err := d.TEE.SignChallenge(ch, key, e.o.Rand)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot build the challenge: %w", err)
+	}
+	if tamper != nil {
+		body = tamper(body)
 	}
 	return ch, body, nil
 }
@@ -406,10 +408,11 @@ type exchange struct {
 	bad    error                // neither parses
 }
 
-// acquire sends a challenge for h from d, signed by signer (nil: the
-// device), after edit (may be nil) changes it. The nonce stays outstanding
-// until the scenario ends (the device is closed).
-func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, edit func(*soap.Challenge), signer soap.Signer) (*exchange, error) {
+// acquire sends a challenge for h from d, signed by the device after edit
+// (may be nil) changes it and then changed by tamper (may be nil). The
+// nonce stays outstanding until its licenses bind or the scenario ends
+// (the device is closed).
+func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, edit func(*soap.Challenge), tamper func([]byte) []byte) (*exchange, error) {
 	var hdr http.Header
 	if u, cfg, ok := strings.Cut(laURL, entitlementMarker); ok && e.o.Profile == ProfileEntitlement {
 		m, err := e.cfgEntitlement(cfg, h)
@@ -418,13 +421,13 @@ func (e *env) acquire(ctx context.Context, d *ree.Device, h *pro.Header, laURL s
 		}
 		laURL, hdr = u, entHeader(m)
 	}
-	return e.acquireWith(ctx, d, h, laURL, hdr, edit, signer)
+	return e.acquireWith(ctx, d, h, laURL, hdr, edit, tamper)
 }
 
 // acquireWith is acquire with extra HTTP request headers (an entitlement
 // message).
-func (e *env) acquireWith(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, hdr http.Header, edit func(*soap.Challenge), signer soap.Signer) (*exchange, error) {
-	ch, body, err := e.signedChallenge(ctx, d, h, edit, signer)
+func (e *env) acquireWith(ctx context.Context, d *ree.Device, h *pro.Header, laURL string, hdr http.Header, edit func(*soap.Challenge), tamper func([]byte) []byte) (*exchange, error) {
+	ch, body, err := e.signedChallenge(ctx, d, h, edit, tamper)
 	if err != nil {
 		return nil, err
 	}
@@ -446,9 +449,9 @@ type request struct {
 	alg     string // every KID's ALGID ("" = AESCTR)
 	kids    int    // how many KIDs (0 = one)
 
-	header func(*pro.Header) error       // changes the header (nil: none)
-	edit   func(*soap.Challenge)         // changes the challenge before it is signed (nil: none)
-	signer func(soap.Signer) soap.Signer // wraps the device's signer (nil: the device signs)
+	header func(*pro.Header) error // changes the header (nil: none)
+	edit   func(*soap.Challenge)   // changes the challenge before it is signed (nil: none)
+	tamper func([]byte) []byte     // changes the signed challenge bytes (nil: none)
 	// want, if set, is what the scenario expects: a request that gets no
 	// HTTP answer then fails (the server dropped it) instead of being the
 	// runner's error.
@@ -493,11 +496,7 @@ func (e *env) acquireNew(ctx context.Context, r request) (*acquired, *outcome) {
 			return fail(err)
 		}
 	}
-	var sg soap.Signer
-	if r.signer != nil {
-		sg = r.signer(d.TEE)
-	}
-	x, err := e.acquire(ctx, d, h, u, r.edit, sg)
+	x, err := e.acquire(ctx, d, h, u, r.edit, r.tamper)
 	if err != nil {
 		return fail(err)
 	}

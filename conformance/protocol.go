@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -110,8 +112,8 @@ func runP3(ctx context.Context, e *env) outcome {
 	if err := firstBindError(bindAll(x.d, lic)); err != nil {
 		return failed(want, "the first delivery does not bind: "+err.Error())
 	}
-	// The response has been processed: the nonce ends, as a client ends it.
-	x.d.TEE.ForgetNonce(x.nonce)
+	// The bind consumed the nonce for this KID in the TEE: a replay of the
+	// same license must not bind.
 	r := x.d.Client.BindLicense(lic)
 	if r.Bound {
 		return failed(want, "the replayed license binds")
@@ -122,15 +124,25 @@ func runP3(ctx context.Context, e *env) outcome {
 	return passed("rights ID = nonce; replay refused with " + drm.ErrLicenseMismatch.String())
 }
 
-// flipSigner signs with the device and then spoils the signature.
-type flipSigner struct{ s soap.Signer }
-
-func (f flipSigner) Public() ecc.Point { return f.s.Public() }
-
-func (f flipSigner) SignDigest(d []byte) ([64]byte, error) {
-	sig, err := f.s.SignDigest(d)
-	sig[63] ^= 0x01
-	return sig, err
+// spoilSignature flips the last bit of the challenge's SignatureValue: the
+// device signed the challenge, and the signature no longer verifies. A
+// body without one is returned unchanged (the scenario then errors at the
+// server, never passes by accident: the signature still verifies).
+func spoilSignature(body []byte) []byte {
+	const open, end = "<SignatureValue>", "</SignatureValue>"
+	i := bytes.Index(body, []byte(open))
+	j := bytes.Index(body, []byte(end))
+	if i < 0 || j < i {
+		return body
+	}
+	sig, err := base64.StdEncoding.DecodeString(string(body[i+len(open) : j]))
+	if err != nil || len(sig) == 0 {
+		return body
+	}
+	sig[len(sig)-1] ^= 0x01
+	out := append([]byte(nil), body[:i+len(open)]...)
+	out = append(out, base64.StdEncoding.EncodeToString(sig)...)
+	return append(out, body[j:]...)
 }
 
 // refused judges a request that must be refused with one of codes.
@@ -155,7 +167,7 @@ func codeList(codes []drm.Code) string {
 }
 
 func runP4(ctx context.Context, e *env) outcome {
-	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000, signer: func(s soap.Signer) soap.Signer { return flipSigner{s} }})
+	x, o := e.acquireNew(ctx, request{persona: PersonaSL3000, tamper: spoilSignature})
 	if o != nil {
 		return *o
 	}

@@ -66,8 +66,8 @@ func (f *fixture) send(t *testing.T, r req) (*httptest.ResponseRecorder, []byte,
 	require.NoError(t, err)
 	enc, ok := f.p.Server.Chain.Leaf().KeyWithUsage(bcert.KeyUsageEncryptKey)
 	require.True(t, ok)
-	body, err := soap.BuildChallenge(&soap.Challenge{Version: 4, ContentHeader: x, ClientVersion: r.version, Nonce: nonce,
-		ClientTime: f.now.Unix(), CustomData: r.customData, Data: soap.ClientData{CertificateChain: f.dev.Chain()}}, enc, f.dev, rand.Reader)
+	body, err := f.dev.SignChallenge(&soap.Challenge{Version: 4, ContentHeader: x, ClientVersion: r.version, Nonce: nonce,
+		ClientTime: f.now.Unix(), CustomData: r.customData, Data: soap.ClientData{CertificateChain: f.dev.Chain()}}, enc, rand.Reader)
 	require.NoError(t, err)
 	hr := httptest.NewRequest(http.MethodPost, "/rightsmanager.asmx"+r.query, bytes.NewReader(body))
 	hr.Header.Set("SOAPAction", soap.ActionAcquireLicense)

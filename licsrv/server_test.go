@@ -83,8 +83,8 @@ func (f *fixture) challengeFor(t *testing.T, nonce [16]byte, clientTime time.Tim
 	if f.chain != nil {
 		chain = f.chain
 	}
-	body, err := soap.BuildChallenge(&soap.Challenge{Version: 4, ContentHeader: x, ClientVersion: "4.5.0.0", Nonce: nonce,
-		ClientTime: clientTime.Unix(), Data: soap.ClientData{CertificateChain: chain}}, enc, f.dev, rand.Reader)
+	body, err := f.dev.SignChallenge(&soap.Challenge{Version: 4, ContentHeader: x, ClientVersion: "4.5.0.0", Nonce: nonce,
+		ClientTime: clientTime.Unix(), Data: soap.ClientData{CertificateChain: chain}}, enc, rand.Reader)
 	require.NoError(t, err)
 	return body
 }

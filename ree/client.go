@@ -175,7 +175,14 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string, opts 
 	if err != nil {
 		return nil, err
 	}
-	defer c.cfg.Device.ForgetNonce(nonce)
+	// The TEE consumes the nonce as licenses bind under it; the REE only
+	// abandons it when the exchange fails before any license is bound.
+	answered := false
+	defer func() {
+		if !answered {
+			c.cfg.Device.AbandonNonce(nonce)
+		}
+	}()
 	ch := &soap.Challenge{
 		Version:       laVersion(h.Version),
 		ContentHeader: headerXML,
@@ -193,7 +200,7 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string, opts 
 		id := kid.MustParse(g)
 		ch.RevLists = append(ch.RevLists, soap.RevListInfo{ListID: id.GUID()})
 	}
-	body, err := soap.BuildChallenge(ch, serverKey, c.cfg.Device, c.cfg.Rand)
+	body, err := c.cfg.Device.SignChallenge(ch, serverKey, c.cfg.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("ree: failed to build challenge: %w", err)
 	}
@@ -211,6 +218,7 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string, opts 
 	if resp.Nonce != nonce {
 		return nil, fmt.Errorf("ree: response does not echo the challenge nonce: %w", drm.ErrLicenseMismatch)
 	}
+	answered = true
 	var out []LicenseResult
 	for _, lic := range resp.Licenses {
 		out = append(out, c.bind(lic, true))

@@ -1,8 +1,6 @@
 package tee
 
 import (
-	"crypto/ecdh"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/tee/internal/tpm"
 	"github.com/prsim/prsim/tee/internal/tpm/sim"
 )
@@ -24,7 +21,7 @@ var ErrBackend = errors.New("tee: unknown key backend (want soft, sim, sim:SEED,
 // opened on it. Close it after the devices.
 type Backend struct {
 	uri string
-	tpm *tpm.TPM // nil for soft
+	ks  keyStore // chosen once, in OpenBackend
 }
 
 // ResolveBackend turns a backend URI into the concrete one a device records:
@@ -87,7 +84,7 @@ func isHostPort(s string) bool {
 func OpenBackend(uri string) (*Backend, error) {
 	switch {
 	case uri == "soft":
-		return &Backend{uri: uri}, nil
+		return &Backend{uri: uri, ks: softStore{}}, nil
 	case strings.HasPrefix(uri, "sim:"):
 		seed, err := strconv.ParseInt(uri[4:], 10, 64)
 		if err != nil {
@@ -97,7 +94,7 @@ func OpenBackend(uri string) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tee: %w", err)
 		}
-		return &Backend{uri: uri, tpm: t}, nil
+		return &Backend{uri: uri, ks: &tpmStore{t: t}}, nil
 	case strings.HasPrefix(uri, "swtpm:"):
 		rest := uri[len("swtpm:"):]
 		if rest == "" {
@@ -111,13 +108,13 @@ func OpenBackend(uri string) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tee: %w", err)
 		}
-		return &Backend{uri: uri, tpm: t}, nil
+		return &Backend{uri: uri, ks: &tpmStore{t: t}}, nil
 	case strings.HasPrefix(uri, "/"):
 		t, err := tpm.OpenDevice(uri)
 		if err != nil {
 			return nil, fmt.Errorf("tee: %w", err)
 		}
-		return &Backend{uri: uri, tpm: t}, nil
+		return &Backend{uri: uri, ks: &tpmStore{t: t}}, nil
 	}
 	return nil, ErrBackend
 }
@@ -126,49 +123,7 @@ func OpenBackend(uri string) (*Backend, error) {
 func (b *Backend) URI() string { return b.uri }
 
 // IsTPM reports whether keys live in a TPM.
-func (b *Backend) IsTPM() bool { return b.tpm != nil }
+func (b *Backend) IsTPM() bool { return b.ks.hardware() }
 
 // Close releases the TPM, if any.
-func (b *Backend) Close() error {
-	if b.tpm == nil {
-		return nil
-	}
-	return b.tpm.Close()
-}
-
-type keyKind = tpm.KeyKind
-
-const (
-	keyKindSign = tpm.SignKey
-	keyKindECDH = tpm.ECDHKey
-)
-
-func (b *Backend) generate(kind keyKind) (ecc.Point, []byte, error) {
-	if b.tpm != nil {
-		return b.tpm.Generate(kind)
-	}
-	k, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		return ecc.Point{}, nil, err
-	}
-	p, err := ecc.ParsePoint(k.PublicKey().Bytes()[1:])
-	return p, k.Bytes(), err
-}
-
-func (b *Backend) public(blob []byte) (ecc.Point, error) {
-	if b.tpm != nil {
-		return tpm.Public(blob)
-	}
-	p, err := ecc.ScalarBaseMult(blob)
-	if err != nil {
-		return ecc.Point{}, errors.New("tee: malformed key blob")
-	}
-	return p, nil
-}
-
-func (b *Backend) zgen(blob []byte, p ecc.Point) (ecc.Point, error) {
-	if b.tpm != nil {
-		return b.tpm.ZGen(blob, p)
-	}
-	return ecc.ScalarMult(blob, p)
-}
+func (b *Backend) Close() error { return b.ks.close() }

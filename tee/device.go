@@ -1,10 +1,6 @@
 package tee
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -134,15 +130,14 @@ type Device struct {
 	root    ecc.Point // issuer key of the chain's root-most certificate
 	signPub ecc.Point
 	encPub  ecc.Point
+	signKey keyHandle // the backend's handle on st.SignKey
+	encKey  keyHandle // the backend's handle on st.EncKey
 	rand    io.Reader
-	// softSign is the parsed signing key of a soft device, kept so that a
-	// signature does not re-derive the public key each time.
-	softSign *ecdsa.PrivateKey
 	// platform is the injected HAL: the outputs every decision is for.
 	platform hal.Platform
 
 	mu     sync.Mutex
-	nonces [][16]byte // outstanding challenge nonces, oldest first
+	nonces []nonceEntry // outstanding challenge nonces, oldest first (nonce.go)
 }
 
 // Provision generates the device keys in b and builds the device leaf
@@ -167,11 +162,11 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 		}
 		secVer = v
 	}
-	signPub, signBlob, err := b.generate(keyKindSign)
+	signPub, signBlob, err := b.ks.generate(keyKindSign)
 	if err != nil {
 		return nil, err
 	}
-	encPub, encBlob, err := b.generate(keyKindECDH)
+	encPub, encBlob, err := b.ks.generate(keyKindECDH)
 	if err != nil {
 		return nil, err
 	}
@@ -243,14 +238,15 @@ func OpenWith(b *Backend, st State, o Options) (*Device, error) {
 	if st.Backend != b.URI() {
 		return nil, errors.New("tee: device state belongs to another backend")
 	}
-	signPub, err := b.public(st.SignKey)
+	signKey, err := b.ks.load(keyKindSign, st.SignKey)
 	if err != nil {
 		return nil, err
 	}
-	encPub, err := b.public(st.EncKey)
+	encKey, err := b.ks.load(keyKindECDH, st.EncKey)
 	if err != nil {
 		return nil, err
 	}
+	signPub, encPub := signKey.public(), encKey.public()
 	chain, err := bcert.ParseChain(st.Chain)
 	if err != nil {
 		return nil, fmt.Errorf("tee: %w", &StateMismatchError{Field: "chain", Reason: "stored certificate chain is malformed (" + err.Error() + ")"})
@@ -275,14 +271,8 @@ func OpenWith(b *Backend, st State, o Options) (*Device, error) {
 			Stored: strconv.FormatUint(uint64(st.SecurityLevel), 10), Cert: strconv.FormatUint(uint64(p.SecurityLevel), 10)})
 	}
 	st.SecurityLevel = p.SecurityLevel
-	d := &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub, rand: nonceRand,
-		platform: platformOrDefault(o.Platform)}
-	if !b.IsTPM() {
-		if d.softSign, err = softKey(st.SignKey); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
+	return &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub,
+		signKey: signKey, encKey: encKey, rand: nonceRand, platform: platformOrDefault(o.Platform)}, nil
 }
 
 // verifyOwnChain checks the chain's signatures and levels up to the key
@@ -334,22 +324,6 @@ func (d *Device) Public() ecc.Point { return d.signPub }
 // EncryptionKey returns the public key licenses are bound to (ENCRYPT_KEY).
 func (d *Device) EncryptionKey() ecc.Point { return d.encPub }
 
-// SignDigest signs a SHA-256 digest with the device signing key; the result
-// is raw r‖s. It makes Device a soap.Signer and bcert.Signer.
-func (d *Device) SignDigest(digest []byte) ([64]byte, error) {
-	if len(digest) != 32 {
-		return [64]byte{}, errors.New("tee: digest must be 32 bytes")
-	}
-	if d.softSign != nil { // soft backend: the key was parsed once, in Open
-		return ecc.Sign(rand.Reader, d.softSign, digest)
-	}
-	sig, err := d.b.tpm.Sign(d.st.SignKey, digest)
-	if kerr := keysLost(err); kerr != nil {
-		return sig, kerr
-	}
-	return sig, err
-}
-
 // ErrKeysLost is returned when the TPM refuses to load a device's key
 // blobs: they were wrapped under another storage root key, so the device
 // was made on another TPM (or with another sim seed), or the TPM was
@@ -363,53 +337,6 @@ func keysLost(err error) error {
 		return nil
 	}
 	return fmt.Errorf("%w (%v)", ErrKeysLost, err)
-}
-
-// NewNonce draws a challenge nonce and remembers it; a non-persistent license
-// binds only with the rights ID of an outstanding nonce (docs/formats/soap.md §8).
-func (d *Device) NewNonce() ([16]byte, error) {
-	var n [16]byte
-	if _, err := io.ReadFull(d.rand, n[:]); err != nil {
-		return n, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.nonces) == MaxNonces {
-		d.nonces = d.nonces[1:]
-	}
-	d.nonces = append(d.nonces, n)
-	return n, nil
-}
-
-// ForgetNonce ends a nonce's life once its response has been processed, so
-// the same response cannot be replayed.
-func (d *Device) ForgetNonce(n [16]byte) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for i, v := range d.nonces {
-		if v == n {
-			d.nonces = append(d.nonces[:i], d.nonces[i+1:]...)
-			return
-		}
-	}
-}
-
-func (d *Device) nonceOutstanding(n [16]byte) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	found := 0
-	for _, v := range d.nonces {
-		found |= subtle.ConstantTimeCompare(v[:], n[:])
-	}
-	return found == 1
-}
-
-func softKey(blob []byte) (*ecdsa.PrivateKey, error) {
-	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), blob)
-	if err != nil {
-		return nil, errors.New("tee: malformed key blob")
-	}
-	return k, nil
 }
 
 // Format prints the backend and level only: for the soft backend the key

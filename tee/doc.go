@@ -7,7 +7,9 @@
 //   - LPROV: [Provision] generates the device signing and encryption keys in
 //     the key backend and builds the leaf certificate, signed by the model
 //     (group) key (docs/formats/bcert.md §12).
-//   - BASE / SIGN: [Device.NewNonce] and [Device.SignDigest] for challenges.
+//   - BASE / SIGN: [Device.NewNonce] draws a challenge nonce and
+//     [Device.SignChallenge] builds and signs the challenge (see "Nonces and
+//     challenges" below).
 //   - LICPREP: [Device.Bind] verifies an XMR license and unwraps its content
 //     key (docs/formats/xmr.md §8–§10): the license's ECC device key must be this
 //     device's encryption key, the leaf certificate's security level must
@@ -30,6 +32,29 @@
 // directory DIR), "swtpm:HOST:PORT" (an swtpm you run; docs/swtpm.md), or a
 // TPM device path such as "/dev/tpmrm0". With a TPM the private keys never leave it: each operation
 // loads a wrapped blob, signs or runs ZGen, and flushes (docs/formats/tpm.md §9).
+//
+// Every backend implements one unexported key-store interface (keystore.go):
+// generate, load a blob, sign, ZGen, close. [OpenBackend] picks the
+// implementation once; nothing else branches on the kind of backend.
+//
+// # Nonces and challenges
+//
+// The nonce FIFO is the TEE's: [Device.NewNonce] draws a nonce and keeps it
+// outstanding, at most [MaxNonces] (100) of them, the oldest dropped first.
+// A non-persistent license binds only when its rights ID is an outstanding
+// nonce, and [Device.Bind] consumes it for the license's KID once the CMAC
+// verifies: the same response replayed is refused with
+// DRM_E_LICENSEMISMATCH, while the other licenses of a multi-KID response
+// (one nonce, one license per KID) still bind once each. The REE cannot
+// extend a nonce's life; it can only end one early with
+// [Device.AbandonNonce] after a failed exchange.
+//
+// The TEE signs no digest the REE chooses. [Device.SignChallenge] takes the
+// challenge fields, refuses ([ErrChallengeRefused]) a nonce that is not
+// outstanding, a ContentHeader that is not a WRMHEADER, a certificate chain
+// whose leaf is not this device, or fields the wire format cannot carry,
+// then builds the LA element and signs its SignedInfo itself
+// (docs/formats/soap.md §2).
 //
 // # Security considerations
 //

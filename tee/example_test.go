@@ -2,13 +2,15 @@ package tee_test
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"time"
 
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/tee"
+	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/pro"
+	"github.com/prsim/prsim/wire/soap"
 )
 
 // Local provisioning on the in-process TPM simulator: the device keys are
@@ -28,10 +30,20 @@ func ExampleProvision() {
 		fmt.Println(err)
 		return
 	}
-	digest := sha256.Sum256([]byte("challenge"))
-	sig, _ := d.SignDigest(digest[:])
+	// The TEE signs only challenges it builds, for a nonce it drew.
+	nonce, _ := d.NewNonce()
+	serverKey, _ := ecc.PublicKey(&p.Server.EncKey.PublicKey)
+	h := &pro.Header{Version: pro.Version40, LAURL: "https://example.com/rightsmanager.asmx",
+		KIDs: []pro.KeyInfo{{ID: kid.MustParse("10000000-1000-1000-1000-100000000001"), AlgID: pro.AlgAESCTR}}}
+	x, _ := h.XML()
+	body, _ := d.SignChallenge(&soap.Challenge{Version: 1, ContentHeader: x, Nonce: nonce}, serverKey, rand.Reader)
+	ch, err := soap.ParseChallenge(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("security level:", d.SecurityLevel(), "TPM:", b.IsTPM())
-	fmt.Println("signature verifies:", ecc.Verify(d.Public(), digest[:], sig[:]))
+	fmt.Println("signature verifies:", ch.VerifySignature() == nil && ch.SignerKey == d.Public())
 	// Output:
 	// security level: 3000 TPM: true
 	// signature verifies: true

@@ -1,7 +1,6 @@
 package tee_test
 
 import (
-	"crypto/sha256"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,8 +15,7 @@ func TestKeysLost(t *testing.T) {
 	b1, err := tee.OpenBackend("sim:1")
 	require.NoError(t, err)
 	d := provision(t, b1, 2000)
-	digest := sha256.Sum256([]byte("challenge"))
-	_, err = d.SignDigest(digest[:])
+	_, err = signChallenge(t, d)
 	require.NoError(t, err)
 	st := d.State()
 	require.NoError(t, b1.Close())
@@ -28,7 +26,7 @@ func TestKeysLost(t *testing.T) {
 	st.Backend = b2.URI()
 	d2, err := tee.Open(b2, st, nil)
 	require.NoError(t, err, "opening reads public areas only")
-	_, err = d2.SignDigest(digest[:])
+	_, err = signChallenge(t, d2)
 	require.ErrorIs(t, err, tee.ErrKeysLost)
 	require.Contains(t, err.Error(), "TPM_RC_INTEGRITY")
 }

@@ -47,9 +47,11 @@ type Key struct {
 // object passes the fail-closed table ([Rules]: time-based policy without a
 // trusted clock gives DRM_E_NO_CLK_SUPPORTED, an unknown must-understand
 // restriction DRM_E_EXTENDED_RESTRICTION_NOT_UNDERSTOOD, …); a non-persistent
-// license carries an outstanding nonce as rights ID (DRM_E_LICENSEMISMATCH);
-// and its CMAC verifies with the unwrapped CI (DRM_E_LIC_SIGNATURE_FAILURE).
-// Only then is CK accepted.
+// license carries an outstanding nonce as rights ID, under which no license
+// for its KID has bound yet (DRM_E_LICENSEMISMATCH); and its CMAC verifies
+// with the unwrapped CI (DRM_E_LIC_SIGNATURE_FAILURE). Only then is CK
+// accepted, and a non-persistent license's (nonce, KID) is consumed: the same
+// response replayed does not bind again.
 func (d *Device) Bind(license []byte) (*Key, error) {
 	lic, err := xmr.Parse(license)
 	if err != nil {
@@ -80,12 +82,17 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	if err := checkRules(lic, d.persona, lic.Policy().Unknown); err != nil {
 		return nil, err
 	}
-	if !lic.Persistent() && !d.nonceOutstanding(lic.RightsID) {
-		return nil, fmt.Errorf("tee: non-persistent license does not answer an outstanding challenge: %w", drm.ErrLicenseMismatch)
+	// A non-persistent license needs its challenge's nonce outstanding and
+	// unused for this KID; it is checked before the costly unwrap and
+	// consumed after the CMAC verifies (nonce.go).
+	if !lic.Persistent() {
+		if err := d.checkNonce(lic.RightsID, ck.KID); err != nil {
+			return nil, err
+		}
 	}
 	ct := ecc.Ciphertext(ck.EncKey)
 	c1, _ := ct.Split()
-	z, err := d.b.zgen(d.st.EncKey, c1)
+	z, err := d.encKey.zgen(c1)
 	if err != nil {
 		if kerr := keysLost(err); kerr != nil {
 			return nil, kerr
@@ -100,6 +107,11 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	defer clear(x[:])
 	if err := lic.VerifySignature(x[:16]); err != nil {
 		return nil, fmt.Errorf("tee: %w", err)
+	}
+	if !lic.Persistent() {
+		if err := d.consumeNonce(lic.RightsID, ck.KID); err != nil {
+			return nil, err
+		}
 	}
 	k := &Key{
 		kid:        ck.KID,
