@@ -24,39 +24,36 @@ import (
 // that the device decides on it as the policy oracle does.
 
 func policyScenarios() []Scenario {
-	s := func(id string, l Level, persona, rule, title string, run func(context.Context, *env) outcome) Scenario {
-		return Scenario{ID: id, Family: FamilyPolicy, Level: l, Persona: persona, Rule: rule, Title: title, run: run}
-	}
-	return []Scenario{
-		s("Y1", Must, PersonaSL3000,
+	return family(FamilyPolicy, []row{
+		{"Y1", Must, PersonaSL3000,
 			"docs/formats/policies-and-outputs.md §2 (allowed OPL values) and §6–§7 (caopl, ucaopl, cvopl, ucvopl, avopl; the *_opl usage policy fields); docs/formats/xmr.md §7 (OUTPUT_PROTECTION 0x05)",
 			"Each allowed OPL value asked for (audio 100–300, compressed video 400/500, uncompressed video 100–300, analog video 100–200) comes back in the license's OPL object at that value.",
-			runY1),
-		s("Y2", Must, PersonaSL3000,
+			runY1},
+		{"Y2", Must, PersonaSL3000,
 			"docs/formats/policies-and-outputs.md §3 (explicit output protections: GUID and config data) and §6–§7 (dvop, avop, daop, maxres, explicitacp; *_output_protections)",
 			"Each explicit digital video, analog video and digital audio output protection asked for comes back in its container with its GUID and exactly its config data.",
-			runY2),
-		s("Y3", Must, PersonaSL3000,
+			runY2},
+		{"Y3", Must, PersonaSL3000,
 			"docs/formats/policies-and-outputs.md §4 (play enablers) and §6–§7 (allowunknownhd, allowunknownsd, playenablers; play_enablers)",
 			"Each play enabler asked for (unknown output, constrained unknown output, AirPlay, Miracast, DTCP, HDCP/WiVu, Helix) comes back as a play enabler object.",
-			runY3),
-		s("Y4", Should, PersonaSL3000,
+			runY3},
+		{"Y4", Should, PersonaSL3000,
 			"docs/formats/policies-and-outputs.md §6–§7 (sourceid; source_id; Axinom DRM docs, content key usage policies, for the values); docs/formats/xmr.md §5 (SOURCEID 0x22)",
 			"A source ID asked for comes back in the license's SOURCEID object at that value.",
-			runY4),
-		s("Y5", Must, PersonaSL2000,
+			runY4},
+		{"Y5", Must, PersonaSL2000,
 			"docs/formats/policies-and-outputs.md §1 (minimum security level per license) and §6 (sl per group); §7 (a key whose min_device_security_level the client lacks is left out)",
 			"Keys asked for at different minimum security levels each carry their own level; a key above the SL2000 device's level is left out of the answer (entitlement).",
-			runY5),
-		s("Y6", Must, PersonaSL2000,
+			runY5},
+		{"Y6", Must, PersonaSL2000,
 			"docs/formats/policies-and-outputs.md §7 (a requested KID not entitled denies the license; none eligible denies it; the message is signed with the communication key and short-lived); Axinom DRM docs, content key usage policies (policy names are unique)",
 			"An entitlement message that does not entitle a requested KID, entitles only keys the device cannot use, is signed with another key, has expired, or names two usage policies alike gets a fault and no license.",
-			runY6),
-		s("Y7", Must, PersonaPR20,
+			runY6},
+		{"Y7", Must, PersonaPR20,
 			"docs/formats/policies-and-outputs.md §7 and Axinom DRM docs, content key usage policies (a key whose policy the client cannot support is left out; PlayReady 2.0 clients do not support digital video output protection)",
 			"A PlayReady 2.0 device gets no key whose usage policy needs a digital video output protection (entitlement), and decides on such a license as the oracle does (cfg).",
-			runY7),
-	}
+			runY7},
+	})
 }
 
 // policyAsk is one license the runner asks for: its policy in both

@@ -3,6 +3,7 @@ package licsrv
 import (
 	"errors"
 	"fmt"
+	"github.com/prsim/prsim/internal/safetext"
 	"regexp"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func (s *Server) entitlementPolicies(m *entitlement.Message, req *request) ([]Po
 		return nil, fault(drm.ErrServerInvalidMessage, "content header names no KID")
 	}
 	if len(out) == 0 {
-		return nil, fault(codeEntitlementDenied, "no entitled key is usable by this client: "+clean(strings.Join(dropped, "; "), 400))
+		return nil, fault(codeEntitlementDenied, "no entitled key is usable by this client: "+safetext.ASCII(strings.Join(dropped, "; "), 400))
 	}
 	return out, nil
 }

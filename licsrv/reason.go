@@ -2,6 +2,7 @@ package licsrv
 
 import (
 	"errors"
+	"github.com/prsim/prsim/internal/safetext"
 	"strconv"
 	"strings"
 
@@ -16,7 +17,7 @@ const maxQuoted = 64
 // replaced by '?', in double quotes. Secrets are never passed here.
 func quote(s string) string {
 	cut := len(s) > maxQuoted
-	q := strconv.Quote(clean(s, maxQuoted))
+	q := strconv.Quote(safetext.ASCII(s, maxQuoted))
 	if cut {
 		// clean appended the ellipsis inside the quotes; move it out.
 		q = strings.Replace(q, "…", "", 1) + "…"
@@ -36,27 +37,7 @@ func libReason(err error) string {
 	for _, p := range []string{"soap: ", "bcert: ", "pro: "} {
 		s = strings.TrimPrefix(s, p)
 	}
-	return clean(s, 200)
-}
-
-// clean bounds s to max bytes and replaces anything outside printable ASCII
-// by '?', for text from the request (a path, an element name) that goes in a
-// reason or a log line.
-func clean(s string, max int) string {
-	cut := len(s) > max
-	if cut {
-		s = s[:max]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	if cut {
-		return string(b) + "…"
-	}
-	return string(b)
+	return safetext.ASCII(s, 200)
 }
 
 // errCfg is wrapped by every cfg error.

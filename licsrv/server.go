@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prsim/prsim/internal/safetext"
 	"io"
 	"log/slog"
 	"math"
@@ -309,8 +310,8 @@ func (s *Server) logRequest(r *http.Request, start time.Time, ev *event) {
 		code = ev.code.String()
 	}
 	attrs := []slog.Attr{
-		slog.String("method", clean(r.Method, 16)),
-		slog.String("path", clean(r.URL.Path, 200)),
+		slog.String("method", safetext.ASCII(r.Method, 16)),
+		slog.String("path", safetext.ASCII(r.URL.Path, 200)),
 		slog.String("action", ev.action),
 		slog.String("outcome", ev.outcome),
 		slog.Int("status", ev.status),
@@ -370,7 +371,7 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request, ev *event) {
 			ev.action = ""
 			return fault(drm.ErrServerInvalidMessage, "request is not a SOAP envelope: "+libReason(err))
 		}
-		ev.action = clean(action, 64)
+		ev.action = safetext.ASCII(action, 64)
 		switch action {
 		case "AcquireLicense":
 			resp, err = s.acquire(r, body, ev)
@@ -383,7 +384,7 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request, ev *event) {
 		var fe *faultError
 		if !errors.As(err, &fe) {
 			ev.internal = true
-			ev.reason = internalReason + ": " + clean(err.Error(), 200)
+			ev.reason = internalReason + ": " + safetext.ASCII(err.Error(), 200)
 			fe = &faultError{soap.Fault{Code: drm.ErrServerInternalError, Message: internalReason}}
 		}
 		ev.outcome, ev.code = outcomeFault, fe.f.Code
@@ -602,7 +603,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		}
 	}
 	if err := s.record(issued); err != nil {
-		ev.recordErr = clean(err.Error(), 200)
+		ev.recordErr = safetext.ASCII(err.Error(), 200)
 	}
 	ev.licenses = len(licenses)
 	return out, nil

@@ -17,7 +17,7 @@ import (
 const module = "github.com/prsim/prsim"
 
 // Shared helpers any layer at or above wire may use.
-var helpers = []string{"drm", "internal/ecc", "internal/cmac"}
+var helpers = []string{"drm", "internal/ecc", "internal/cmac", "internal/safetext"}
 
 // allowed lists, for every prsim package (a "/..." suffix covers the
 // subtree), the prsim packages its non-test code may import. The order is
@@ -32,6 +32,7 @@ var allowed = []struct {
 	{"clock", nil},
 	{"internal/ecc", nil},
 	{"internal/cmac", nil},
+	{"internal/safetext", nil},
 	{"internal/swtpm", nil},
 	{"internal/testsummary", nil},
 	{"internal/layers", nil},
@@ -40,7 +41,7 @@ var allowed = []struct {
 	// The Axinom-style entitlement message (JWT + message v2): one
 	// definition for the server (licsrv), the runner (conformance) and the
 	// CLI, which all reach it through wire/...; pure, on kid and drm only.
-	{"wire/entitlement", []string{"drm", "wire/kid"}},
+	{"wire/entitlement", []string{"drm", "internal/safetext", "wire/kid"}},
 	// Pure wire formats: no I/O, nothing of devices or servers.
 	{"wire/...", cat(helpers, "wire/...")},
 	{"internal/keyseed", cat(helpers, "wire/...")},

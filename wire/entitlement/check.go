@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/prsim/prsim/internal/safetext"
 	"strconv"
 	"strings"
 	"time"
@@ -278,29 +279,10 @@ const maxQuoted = 64
 // double quotes (as licsrv's reasons).
 func quote(s string) string {
 	cut := len(s) > maxQuoted
-	q := strconv.Quote(clean(s, maxQuoted))
+	q := strconv.Quote(safetext.ASCII(s, maxQuoted))
 	if cut {
 		// clean appended the ellipsis inside the quotes; move it out.
 		q = strings.Replace(q, "…", "", 1) + "…"
 	}
 	return q
-}
-
-// clean bounds s to max bytes and replaces anything outside printable
-// ASCII by '?'.
-func clean(s string, max int) string {
-	cut := len(s) > max
-	if cut {
-		s = s[:max]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	if cut {
-		return string(b) + "…"
-	}
-	return string(b)
 }

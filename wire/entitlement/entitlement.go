@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prsim/prsim/internal/safetext"
 	"io"
 	"strconv"
 	"strings"
@@ -275,7 +276,7 @@ func jsonReason(err error) string {
 	case errors.As(err, &te):
 		return "field " + quote(te.Field) + " has the wrong type or is out of range"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "field " + clean(strings.TrimPrefix(err.Error(), "json: unknown field "), maxQuoted) + " is not supported by prsim's reference server"
+		return "field " + safetext.ASCII(strings.TrimPrefix(err.Error(), "json: unknown field "), maxQuoted) + " is not supported by prsim's reference server"
 	}
 	return "message is not valid JSON"
 }
