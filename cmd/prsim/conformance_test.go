@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,42 +31,6 @@ type conformanceOut struct {
 		Detail   string   `json:"detail"`
 		Exchange []string `json:"exchange"`
 	} `json:"results"`
-}
-
-// startServerArgs is startServer with extra "prsim server" arguments.
-func startServerArgs(t *testing.T, pkiDir string, extra ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	ready := filepath.Join(dir, "ready")
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	require.NoError(t, err)
-	args := append([]string{"server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"),
-		"--listen", "127.0.0.1:0", "--ready-file", ready}, extra...)
-	cmd := exec.Command(prsimBin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
-	deadline := time.After(15 * time.Second)
-	for {
-		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
-			return strings.TrimSpace(string(b))
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("prsim server exited early (%v):\n%s", err, log)
-		case <-deadline:
-			t.Fatal("prsim server did not write its ready file")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 func TestConformanceAgainstServerProcess(t *testing.T) {

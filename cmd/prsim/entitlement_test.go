@@ -15,17 +15,9 @@ import (
 // usage policy; the key is never printed.
 func TestAcquireWithEntitlementMessage(t *testing.T) {
 	t.Parallel()
-	pkiDir := newPKI(t)
-	dev := newDevice(t, pkiDir, 2000, "soft")
-	const keyID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-	commKey := base64.StdEncoding.EncodeToString([]byte("prsim entitlement test comm key!"))
-	laURL := startServerArgs(t, pkiDir, "--comm-key", keyID+"="+commKey) + "/rightsmanager.asmx"
-	dir := t.TempDir()
 	const kid = "50000000-5000-5000-5000-500000000001"
-	header := filepath.Join(dir, "header.xml")
-	require.NoError(t, os.WriteFile(header, []byte(`<WRMHEADER xmlns="http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader" version="4.2.0.0">`+
-		`<DATA><PROTECTINFO><KIDS><KID ALGID="AESCTR" VALUE="AAAAUABQAFBQAFAAAAAAAQ=="></KID></KIDS></PROTECTINFO>`+
-		`<LA_URL>`+laURL+`</LA_URL></DATA></WRMHEADER>`), 0o600))
+	dev, header, keyID, commKey := entitlementSetup(t, "AAAAUABQAFBQAFAAAAAAAQ==")
+	dir := t.TempDir()
 	message := func(minSL int) string {
 		p := filepath.Join(dir, fmt.Sprintf("msg%d.json", minSL))
 		require.NoError(t, os.WriteFile(p, fmt.Appendf(nil, `{"type":"entitlement_message","version":2,`+
@@ -61,4 +53,22 @@ func TestAcquireWithEntitlementMessage(t *testing.T) {
 	require.Equal(t, "DRM_E_SERVER_INVALID_MESSAGE (0x8004C601)", *f.Error)
 	require.Contains(t, *f.Detail, "signature does not verify")
 	require.NotContains(t, r.stdout+r.stderr, wrong)
+}
+
+// entitlementSetup starts "prsim server" with a communication key and
+// provisions an SL2000 device; it returns the device, a WRMHEADER file
+// naming kidB64 (base64 of the KID's GUID bytes) with the server's LA_URL,
+// and the key's ID and base64 value.
+func entitlementSetup(t *testing.T, kidB64 string) (dev, header, keyID, commKey string) {
+	t.Helper()
+	pkiDir := newPKI(t)
+	dev = newDevice(t, pkiDir, 2000, "soft")
+	keyID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	commKey = base64.StdEncoding.EncodeToString([]byte("prsim entitlement test comm key!"))
+	laURL := startServerArgs(t, pkiDir, "--comm-key", keyID+"="+commKey) + "/rightsmanager.asmx"
+	header = filepath.Join(t.TempDir(), "header.xml")
+	require.NoError(t, os.WriteFile(header, []byte(`<WRMHEADER xmlns="http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader" version="4.2.0.0">`+
+		`<DATA><PROTECTINFO><KIDS><KID ALGID="AESCTR" VALUE="`+kidB64+`"></KID></KIDS></PROTECTINFO>`+
+		`<LA_URL>`+laURL+`</LA_URL></DATA></WRMHEADER>`), 0o600))
+	return dev, header, keyID, commKey
 }

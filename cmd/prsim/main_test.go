@@ -190,12 +190,19 @@ func newPKI(t *testing.T) string {
 // at cleanup.
 func startServer(t *testing.T, pkiDir string) string {
 	t.Helper()
+	return startServerArgs(t, pkiDir)
+}
+
+// startServerArgs is startServer with extra "prsim server" arguments.
+func startServerArgs(t *testing.T, pkiDir string, extra ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	ready := filepath.Join(dir, "ready")
 	logf, err := os.Create(filepath.Join(dir, "server.log"))
 	require.NoError(t, err)
-	cmd := exec.Command(prsimBin, "server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"),
-		"--listen", "127.0.0.1:0", "--ready-file", ready)
+	args := append([]string{"server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"),
+		"--listen", "127.0.0.1:0", "--ready-file", ready}, extra...)
+	cmd := exec.Command(prsimBin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)

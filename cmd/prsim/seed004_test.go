@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,17 +15,9 @@ import (
 // names every object the policy mapped to.
 func TestSeed004EntitlementInspectedByName(t *testing.T) {
 	t.Parallel()
-	pkiDir := newPKI(t)
-	dev := newDevice(t, pkiDir, 2000, "soft")
-	const keyID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-	commKey := base64.StdEncoding.EncodeToString([]byte("prsim entitlement test comm key!"))
-	laURL := startServerArgs(t, pkiDir, "--comm-key", keyID+"="+commKey) + "/rightsmanager.asmx"
-	dir := t.TempDir()
-	header := filepath.Join(dir, "header.xml")
 	// KID 40000000-4000-4000-4000-400000000001, the message's inline key.
-	require.NoError(t, os.WriteFile(header, []byte(`<WRMHEADER xmlns="http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader" version="4.2.0.0">`+
-		`<DATA><PROTECTINFO><KIDS><KID ALGID="AESCTR" VALUE="AAAAQABAAEBAAEAAAAAAAQ=="></KID></KIDS></PROTECTINFO>`+
-		`<LA_URL>`+laURL+`</LA_URL></DATA></WRMHEADER>`), 0o600))
+	dev, header, keyID, commKey := entitlementSetup(t, "AAAAQABAAEBAAEAAAAAAAQ==")
+	dir := t.TempDir()
 	ex := filepath.Join(dir, "ex")
 	r := run(t, "license", "acquire", "--dev", dev, "--header", header,
 		"--entitlement", filepath.Join("..", "..", "licsrv", "testdata", "entitlement", "seed004-policies.json"),

@@ -59,32 +59,39 @@ func TestServerFlagsRejected(t *testing.T) {
 	}
 }
 
-// prsim server logs one JSON line per request, and --defect takes effect.
-func TestServerLogsOneLinePerRequest(t *testing.T) {
-	dir := t.TempDir()
-	pkiDir := filepath.Join(dir, "pki")
-	require.Equal(t, ExitOK, Main(context.Background(), []string{"pki", "init", "--dir", pkiDir}, io.Discard, io.Discard))
-
-	ready := filepath.Join(dir, "ready")
+// runServer runs "prsim server" in-process with extra arguments until the
+// test ends (its exit code must then be 0) and returns the base URL and
+// its stderr.
+func runServer(t *testing.T, pkiDir, dataDir string, extra ...string) (string, *syncBuffer) {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"), "--ready-file", ready,
-			"--log-format", "json", "--defect", "fault-as-200"}, io.Discard, stderr)
-	}()
-	defer func() {
+	args := append([]string{"server", "--pki", pkiDir, "--data", dataDir, "--ready-file", ready}, extra...)
+	go func() { done <- Main(ctx, args, io.Discard, stderr) }()
+	t.Cleanup(func() {
 		cancel()
 		require.Equal(t, ExitOK, <-done, stderr.String())
-	}()
+	})
 	var base []byte
 	require.Eventually(t, func() bool {
 		var err error
 		base, err = os.ReadFile(ready)
 		return err == nil
 	}, 30*time.Second, 20*time.Millisecond)
+	return string(base), stderr
+}
 
-	resp, err := http.Post(string(base)+"/rightsmanager.asmx?cfg=(contentkey:TtuJBM2/A2F/SAC9h4pt8g==)", soap.ContentType, strings.NewReader("garbage"))
+// prsim server logs one JSON line per request, and --defect takes effect.
+func TestServerLogsOneLinePerRequest(t *testing.T) {
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	require.Equal(t, ExitOK, Main(context.Background(), []string{"pki", "init", "--dir", pkiDir}, io.Discard, io.Discard))
+
+	base, stderr := runServer(t, pkiDir, filepath.Join(dir, "data"), "--log-format", "json", "--defect", "fault-as-200")
+
+	resp, err := http.Post(base+"/rightsmanager.asmx?cfg=(contentkey:TtuJBM2/A2F/SAC9h4pt8g==)", soap.ContentType, strings.NewReader("garbage"))
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -125,28 +132,11 @@ func TestServerLimitFlags(t *testing.T) {
 	dir := t.TempDir()
 	pkiDir := filepath.Join(dir, "pki")
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"pki", "init", "--dir", pkiDir}, io.Discard, io.Discard))
-	ready := filepath.Join(dir, "ready")
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"server", "--pki", pkiDir, "--data", filepath.Join(dir, "data"), "--ready-file", ready,
-			"--max-cfg-groups", "1", "--idle-timeout", "100ms"}, io.Discard, stderr)
-	}()
-	defer func() {
-		cancel()
-		require.Equal(t, ExitOK, <-done, stderr.String())
-	}()
-	var base []byte
-	require.Eventually(t, func() bool {
-		var err error
-		base, err = os.ReadFile(ready)
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond)
+	base, _ := runServer(t, pkiDir, filepath.Join(dir, "data"), "--max-cfg-groups", "1", "--idle-timeout", "100ms")
 
 	// The cfg bound is checked before the challenge is even parsed.
 	env := `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><AcquireLicense xmlns="http://schemas.microsoft.com/DRM/2007/03/protocols"/></soap:Body></soap:Envelope>`
-	resp, err := http.Post(string(base)+"/rightsmanager.asmx?cfg=(),()", soap.ContentType, strings.NewReader(env))
+	resp, err := http.Post(base+"/rightsmanager.asmx?cfg=(),()", soap.ContentType, strings.NewReader(env))
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
