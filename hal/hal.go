@@ -68,3 +68,10 @@ func (w *WallClock) Advance(d time.Duration) {
 	defer w.mu.Unlock()
 	w.off += d
 }
+
+// Offset returns how far the clock was moved from its base.
+func (w *WallClock) Offset() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.off
+}

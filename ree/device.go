@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/store"
@@ -74,6 +75,14 @@ type deviceJSON struct {
 	// Outputs is the platform's default output spec (hal.ParseOutputs);
 	// absent in devices made before prsim simulated outputs: hal.DefaultOutputs.
 	Outputs string `json:"outputs,omitempty"`
+	// Clock is the trusted clock kind, a copy of what the leaf claims
+	// (checked in OpenDevice); absent in devices made before prsim
+	// emulated clocks: none.
+	Clock clock.Kind `json:"clock,omitempty"`
+	// WallOffset is how far the user moved the HAL wall clock from the
+	// host's (prsim device set-time), in seconds: the wall clock is the
+	// user's to set, so it lives here, in the REE's file.
+	WallOffset int64 `json:"wall_clock_offset_s,omitempty"`
 }
 
 // Device is a provisioned device kept in a directory, with its open key
@@ -86,10 +95,16 @@ type Device struct {
 	// OpenDeviceWith overrides it).
 	Outputs string
 	Created time.Time
+	// Clock is the trusted clock kind the leaf certificate claims.
+	Clock clock.Kind
+	// Wall is the HAL wall clock: the user's, moved with SetWallClock;
+	// the TEE's anti-rollback clock reads it and judges it.
+	Wall    *hal.WallClock
 	TEE     *tee.Device
 	Client  *Client
 	backend *tee.Backend
 	store   *store.Store
+	dj      deviceJSON
 }
 
 // NewDeviceOptions describes a device to provision.
@@ -103,9 +118,18 @@ type NewDeviceOptions struct {
 	// Outputs is the platform's output spec (hal.ParseOutputs), recorded
 	// as the device's default; "" = hal.DefaultOutputs.
 	Outputs string
-	Rand    io.Reader
-	Now     func() time.Time
+	// Clock is the trusted clock the device has ("" = DefaultClock),
+	// claimed in its leaf certificate.
+	Clock clock.Kind
+	Rand  io.Reader
+	// Now is the host clock the HAL wall clock runs on (nil = the system's).
+	Now func() time.Time
 }
+
+// DefaultClock is the clock a new device gets: an anti-rollback clock
+// works offline from the wall clock, as most devices' do; a secure clock
+// needs a time server (docs/formats/policies-and-outputs.md §9).
+const DefaultClock = clock.KindAntiRollback
 
 // NewDevice provisions a device into dir (which must not hold one).
 func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
@@ -128,6 +152,12 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Clock == "" {
+		o.Clock = DefaultClock
+	}
+	if _, err := clock.ParseKind(string(o.Clock)); err != nil {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, deviceFile)); err == nil {
 		return nil, fmt.Errorf("ree: %s already holds a device", dir)
 	}
@@ -138,30 +168,38 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ree: %w", err)
 	}
-	b, err := tee.OpenBackend(uri)
+	// A store without device.json is what a failed provisioning left:
+	// no device owns it.
+	if err := os.Remove(filepath.Join(dir, storeFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("ree: %w", err)
+	}
+	s, err := store.Open(filepath.Join(dir, storeFile))
 	if err != nil {
 		return nil, err
 	}
+	b, err := tee.OpenBackend(uri)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	wall := hal.NewWallClock(clock.Func(o.Now))
 	t, err := tee.Provision(b, tee.ProvisionRequest{
 		ModelChain: o.ModelChain, ModelSigner: o.ModelSigner, SecurityLevel: o.SecurityLevel,
-		Features: LeafFeatures(o.Version), Version: o.Version, Rand: o.Rand, Platform: platform,
+		Features: LeafFeatures(o.Version, o.Clock), Version: o.Version, Rand: o.Rand, Platform: platform, Storage: s, Wall: wall,
 	})
 	if err != nil {
+		s.Close()
 		b.Close()
 		return nil, err
 	}
 	dj := deviceJSON{Format: 1, Version: o.Version, Created: o.Now().UTC().Truncate(time.Second), Roots: o.Roots, TEE: t.State(),
-		Outputs: platform.String()}
-	raw, err := json.MarshalIndent(dj, "", "  ")
-	if err != nil {
+		Outputs: platform.String(), Clock: o.Clock}
+	if err := saveDeviceJSON(dir, dj); err != nil {
+		s.Close()
 		b.Close()
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, deviceFile), raw); err != nil {
-		b.Close()
-		return nil, err
-	}
-	return finishOpen(dir, dj, b, t)
+	return finishOpen(dir, dj, b, t, s, wall)
 }
 
 // OpenDevice opens the device in dir, re-creating its backend (for "sim:SEED"
@@ -173,6 +211,8 @@ type OpenOptions struct {
 	// Platform, if set, replaces the device's default outputs for this
 	// session (prsim play --outputs): it is the HAL the TEE is opened with.
 	Platform *hal.Platform
+	// Now is the host clock the HAL wall clock runs on (nil = the system's).
+	Now func() time.Time
 }
 
 // OpenDeviceWith is [OpenDevice] with options.
@@ -205,18 +245,62 @@ func OpenDeviceWith(dir string, o OpenOptions) (*Device, error) {
 	if o.Platform != nil {
 		platform = *o.Platform
 	}
-	t, err := tee.OpenWith(b, dj.TEE, tee.Options{Platform: platform})
+	s, err := store.Open(filepath.Join(dir, storeFile))
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	base := clock.System()
+	if o.Now != nil {
+		base = clock.Func(o.Now)
+	}
+	wall := hal.NewWallClock(base)
+	wall.Advance(time.Duration(dj.WallOffset) * time.Second)
+	t, err := tee.OpenWith(b, dj.TEE, tee.Options{Platform: platform, Storage: s, Wall: wall})
 	if err == nil {
 		err = checkPersona(dj, t)
 	}
+	if err == nil && t.StateChanged() {
+		// A device made before the sealed TEE state: record its new
+		// storage root (and counter) before anything is sealed under it.
+		dj.TEE = t.State()
+		err = saveDeviceJSON(dir, dj)
+	}
 	if err != nil {
+		s.Close()
 		b.Close()
 		if errors.Is(err, tee.ErrStateMismatch) {
 			return nil, &DeviceStateError{Dir: dir, Err: err}
 		}
+		if errors.Is(err, tee.ErrRollback) {
+			return nil, &RollbackError{Dir: dir, Err: err}
+		}
 		return nil, err
 	}
-	return finishOpen(dir, dj, b, t)
+	return finishOpen(dir, dj, b, t, s, wall)
+}
+
+// RollbackError says that a device's store holds an older TEE state than
+// its TPM's generation counter: a copy of the store was put back (or the
+// TEE state was removed from it). errors.Is(err, tee.ErrRollback) holds.
+type RollbackError struct {
+	Dir string
+	Err error
+}
+
+func (e *RollbackError) Error() string {
+	return fmt.Sprintf("ree: %s was rolled back, and the device refuses it (restore the newest copy, or provision a new device): %v",
+		filepath.Join(e.Dir, storeFile), e.Err)
+}
+
+func (e *RollbackError) Unwrap() error { return e.Err }
+
+func saveDeviceJSON(dir string, dj deviceJSON) error {
+	raw, err := json.MarshalIndent(dj, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, deviceFile), raw)
 }
 
 // checkPersona holds device.json's REE-side persona to the certificate the
@@ -231,7 +315,17 @@ func checkPersona(dj deviceJSON, t *tee.Device) error {
 	if p.Version != "" && p.Version != dj.Version {
 		return &tee.StateMismatchError{Field: "version", Stored: dj.Version, Cert: p.Version}
 	}
-	if want := LeafFeatures(dj.Version); !sameSet(want, p.Features) {
+	kind := dj.Clock
+	if kind == "" {
+		kind = clock.KindNone
+	}
+	if _, err := clock.ParseKind(string(kind)); err != nil {
+		return &tee.StateMismatchError{Field: "clock", Reason: "not a clock kind prsim knows (secure, anti-rollback, none)"}
+	}
+	if kind != p.ClockKind() {
+		return &tee.StateMismatchError{Field: "clock", Stored: string(kind), Cert: string(p.ClockKind())}
+	}
+	if want := LeafFeatures(dj.Version, kind); !sameSet(want, p.Features) {
 		return &tee.StateMismatchError{Field: "version", Reason: fmt.Sprintf("PlayReady %s devices carry features %s, the device certificate carries %s",
 			dj.Version, featureList(want), featureList(p.Features))}
 	}
@@ -256,12 +350,7 @@ func featureList(f []uint32) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device) (*Device, error) {
-	s, err := store.Open(filepath.Join(dir, storeFile))
-	if err != nil {
-		b.Close()
-		return nil, err
-	}
+func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device, s *store.Store, wall *hal.WallClock) (*Device, error) {
 	c, err := New(Config{Device: t, Store: s, Roots: dj.Roots, ClientVersion: dj.Version + ".0.0",
 		REEFeatures: reeFeatures(dj.Version)})
 	if err != nil {
@@ -269,16 +358,65 @@ func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device) (*Devi
 		b.Close()
 		return nil, err
 	}
-	return &Device{Dir: dir, Version: dj.Version, Outputs: dj.Outputs, Created: dj.Created, TEE: t, Client: c, backend: b, store: s}, nil
+	kind := dj.Clock
+	if kind == "" {
+		kind = clock.KindNone
+	}
+	return &Device{Dir: dir, Version: dj.Version, Outputs: dj.Outputs, Created: dj.Created, Clock: kind, Wall: wall,
+		TEE: t, Client: c, backend: b, store: s, dj: dj}, nil
+}
+
+// SetWallClock moves the HAL wall clock, as a user changing the device's
+// time does (prsim device set-time), and records the offset in
+// device.json. The TEE's anti-rollback clock judges it at its next read.
+func (d *Device) SetWallClock(t time.Time) error {
+	d.Wall.Set(t)
+	return d.saveWallOffset()
+}
+
+// AdvanceWallClock moves the HAL wall clock by by (negative: back).
+func (d *Device) AdvanceWallClock(by time.Duration) error {
+	d.Wall.Advance(by)
+	return d.saveWallOffset()
+}
+
+func (d *Device) saveWallOffset() error {
+	d.dj.WallOffset = int64(d.Wall.Offset().Round(time.Second) / time.Second)
+	return saveDeviceJSON(d.Dir, d.dj)
+}
+
+// RollbackProtected reports whether a store copied back into the device
+// directory is detected: the TEE keeps its generation counter in TPM NV,
+// and that TPM's state does not live inside the device directory (an
+// swtpm state directory under it would be copied back with the store).
+func (d *Device) RollbackProtected() bool {
+	if !d.TEE.RollbackProtected() {
+		return false
+	}
+	uri := d.backend.URI()
+	if dir, ok := strings.CutPrefix(uri, "swtpm:"); ok && filepath.IsAbs(dir) {
+		abs, err := filepath.Abs(d.Dir)
+		if err != nil {
+			return false
+		}
+		if rel, err := filepath.Rel(abs, dir); err == nil && !strings.HasPrefix(rel, "..") {
+			return false
+		}
+	}
+	return true
 }
 
 // Backend returns the concrete key-backend URI.
 func (d *Device) Backend() string { return d.backend.URI() }
 
-// Close wipes session keys and closes the store and backend.
+// Close wipes session keys, commits the TEE's clock state and closes the
+// store and backend.
 func (d *Device) Close() error {
 	d.Client.Close()
-	err := d.store.Close()
+	err := d.TEE.Close()
+	if serr := d.store.Close(); err == nil {
+		err = serr
+	}
 	if berr := d.backend.Close(); err == nil {
 		err = berr
 	}
@@ -295,13 +433,19 @@ func validVersion(v string) bool {
 }
 
 // LeafFeatures are the BCert features a device of this PlayReady version
-// claims in its leaf certificate: every device supports CRLs, all but 2.0
-// claim the PlayReady 3 features. Clocks are not claimed until prsim
-// emulates one.
-func LeafFeatures(version string) []uint32 {
+// and clock claims in its leaf certificate: every device supports CRLs,
+// all but 2.0 claim the PlayReady 3 features, and a trusted clock is
+// claimed as SECURE_CLOCK or ANTIROLLBACK_CLOCK (docs/formats/bcert.md §7).
+func LeafFeatures(version string, kind clock.Kind) []uint32 {
 	f := []uint32{bcert.FeatureSupportsCRLs}
 	if version != "2.0" {
 		f = append(f, bcert.FeaturePR3)
+	}
+	switch kind {
+	case clock.KindSecure:
+		f = append(f, bcert.FeatureSecureClock)
+	case clock.KindAntiRollback:
+		f = append(f, bcert.FeatureAntiRollbackClock)
 	}
 	return f
 }

@@ -1,15 +1,16 @@
 // Package store is a device's persistent state: its stored (persistent)
-// licenses and the license servers' certificates it has fetched, in one
-// embedded bbolt file.
+// licenses, the license servers' certificates it has fetched, and the
+// TEE's sealed state blob, in one embedded bbolt file.
 //
 // bbolt commits with fsync and copy-on-write pages, so a committed record
 // survives kill -9 and power loss; an interrupted transaction leaves the last
 // committed state. Records are decoded as untrusted bytes (the file can be
 // edited) and are fuzzed.
 //
-// Integrity MAC and TPM-counter rollback detection (docs/architecture.md) are not yet
-// applied: today the store trusts its file for content, but not for
-// structure.
+// The store does not judge the TEE's blob: the TEE encrypts and MACs it
+// and checks its generation against a TPM NV counter, so a file copied
+// back is refused by the TEE when the counter lives outside the device
+// directory (package tee). Licenses carry their own MAC (checked at bind).
 //
 // # Damaged files
 //
@@ -40,6 +41,8 @@ import (
 var (
 	bucketLicenses = []byte("licenses")
 	bucketServers  = []byte("servers")
+	bucketTEE      = []byte("tee")
+	keyTEEState    = []byte("state")
 )
 
 var (
@@ -95,7 +98,7 @@ func Open(path string) (*Store, error) {
 			return fmt.Errorf("store: failed to open %s: %w", path, err)
 		}
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketLicenses, bucketServers} {
+			for _, b := range [][]byte{bucketLicenses, bucketServers, bucketTEE} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return errDamagedCause{err}
 				}
@@ -329,4 +332,44 @@ func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
 		panic("store: bucket missing")
 	}
 	return b
+}
+
+// maxSealed bounds the TEE state blob the store hands back.
+const maxSealed = 4 << 20
+
+// ReadSealed returns the TEE's sealed state blob, or nil when none was
+// written. The store cannot read it: the TEE encrypts and MACs it under a
+// key sealed in the TPM, and checks its generation against a TPM counter
+// (package tee, docs/protocol.md "TEE state").
+func (s *Store) ReadSealed() ([]byte, error) {
+	var out []byte
+	err := s.do(func(db *bolt.DB) error {
+		return db.View(func(tx *bolt.Tx) error {
+			v := bucket(tx, bucketTEE).Get(keyTEEState)
+			if len(v) > maxSealed {
+				return errDamagedCause{fmt.Errorf("%w: TEE state of %d bytes", ErrCorrupt, len(v))}
+			}
+			if v != nil {
+				out = append([]byte(nil), v...)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WriteSealed replaces the TEE's sealed state blob; it is durable when
+// WriteSealed returns (bbolt commits with fsync).
+func (s *Store) WriteSealed(blob []byte) error {
+	if len(blob) > maxSealed {
+		return fmt.Errorf("store: a TEE state of %d bytes is larger than the %d a store keeps", len(blob), maxSealed)
+	}
+	return s.do(func(db *bolt.DB) error {
+		return db.Update(func(tx *bolt.Tx) error {
+			return bucket(tx, bucketTEE).Put(keyTEEState, blob)
+		})
+	})
 }

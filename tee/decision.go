@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/policy"
@@ -15,6 +16,13 @@ import (
 type Options struct {
 	// Rand supplies challenge nonces; nil = crypto/rand.
 	Rand io.Reader
+	// Wall is the HAL wall clock, which the user can set: the source of
+	// the anti-rollback clock (never trusted beyond its checks); nil = the
+	// system clock.
+	Wall clock.Clock
+	// Storage keeps the sealed TEE state (the device's store.db); nil =
+	// [MemoryStorage], a state that lives as long as the process.
+	Storage Storage
 	// Platform is the simulated hardware the device's decryptors feed
 	// (outputs, decoder): the HAL, injected here and read from nowhere
 	// else. A platform with no output means [hal.DefaultPlatform].
@@ -62,6 +70,16 @@ func (p Persona) policyPersona() policy.Persona {
 // DRM_E_TEE_OUTPUT_PROTECTION_REQUIREMENTS_NOT_MET (or the license-wide
 // code the engine gives) and names each blocked output with its rule.
 func (k *Key) Enable(stream policy.Stream, strategy policy.Strategy) (policy.Decision, error) {
+	if k.timeBased {
+		// Dates are judged at every play start, on the trusted clock;
+		// the first play is recorded here.
+		if err := k.d.startPlay(k); err != nil {
+			k.mu.Lock()
+			k.released = false
+			k.mu.Unlock()
+			return policy.Decision{}, err
+		}
+	}
 	dec := policy.Evaluate(k.license, policy.Request{Persona: k.persona, Platform: k.platform, Strategy: strategy, Stream: stream})
 	k.mu.Lock()
 	defer k.mu.Unlock()

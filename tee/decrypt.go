@@ -3,6 +3,7 @@ package tee
 import (
 	"crypto/cipher"
 	"errors"
+	"time"
 )
 
 // Subsample is one clear/protected pair of a CENC subsample map.
@@ -23,6 +24,11 @@ var (
 )
 
 func (k *Key) blockFor(cbc bool) (cipher.Block, error) {
+	var now time.Time
+	var nowErr error
+	if k.realtime {
+		now, nowErr = k.d.Now()
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
@@ -33,6 +39,11 @@ func (k *Key) blockFor(cbc bool) (cipher.Block, error) {
 	}
 	if k.CBC() != cbc {
 		return nil, errScheme
+	}
+	if k.realtime {
+		if err := k.checkRealTimeLocked(now, nowErr); err != nil {
+			return nil, err
+		}
 	}
 	return k.block, nil
 }

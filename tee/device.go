@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/hal"
 	"github.com/prsim/prsim/internal/ecc"
@@ -43,6 +44,12 @@ type State struct {
 	Chain         []byte `json:"chain"`
 	SignKey       []byte `json:"sign_key"`
 	EncKey        []byte `json:"enc_key"`
+	// StorageRoot is the per-device root the sealed TEE state's key is
+	// derived from, sealed by the backend (soft: raw, like its keys).
+	StorageRoot []byte `json:"storage_root,omitempty"`
+	// Counter is the TPM NV index of the state's generation counter; 0
+	// when the backend has no NV that outlives the device directory.
+	Counter uint32 `json:"counter,omitempty"`
 }
 
 // ProvisionRequest carries what local provisioning needs from the model
@@ -59,6 +66,10 @@ type ProvisionRequest struct {
 	Rand    io.Reader
 	// Platform is the HAL the device is opened with (see [Options]).
 	Platform hal.Platform
+	// Storage keeps the new device's sealed TEE state (see [Options]).
+	Storage Storage
+	// Wall is the HAL wall clock (see [Options]).
+	Wall clock.Clock
 }
 
 // Persona is what the device's leaf certificate says it is: the only
@@ -138,6 +149,15 @@ type Device struct {
 
 	mu     sync.Mutex
 	nonces []nonceEntry // outstanding challenge nonces, oldest first (nonce.go)
+	sealed *sealed      // the sealed state's key, storage and generation (state.go)
+	rec    records      // the sealed state's plaintext; d.mu guards it
+
+	stateChanged bool // Open added a storage root or counter to st
+	recovered    bool // Open finished an interrupted commit
+
+	wall      clock.Clock // the HAL wall clock (the anti-rollback clock's source)
+	emu       *emuClock   // the TPM Clock of sim and soft, carried in the state (time.go)
+	timeDirty bool        // the anti-rollback clock moved since the last commit
 }
 
 // Provision generates the device keys in b and builds the device leaf
@@ -208,7 +228,7 @@ func Provision(b *Backend, req ProvisionRequest) (*Device, error) {
 		Chain:         chain.Bytes(),
 		SignKey:       signBlob,
 		EncKey:        encBlob,
-	}, Options{Rand: req.Rand, Platform: req.Platform})
+	}, Options{Rand: req.Rand, Platform: req.Platform, Storage: req.Storage, Wall: req.Wall})
 }
 
 // Open restores a provisioned device from its state. rand supplies nonces
@@ -271,8 +291,19 @@ func OpenWith(b *Backend, st State, o Options) (*Device, error) {
 			Stored: strconv.FormatUint(uint64(st.SecurityLevel), 10), Cert: strconv.FormatUint(uint64(p.SecurityLevel), 10)})
 	}
 	st.SecurityLevel = p.SecurityLevel
-	return &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub,
-		signKey: signKey, encKey: encKey, rand: nonceRand, platform: platformOrDefault(o.Platform)}, nil
+	d := &Device{b: b, st: st, persona: p, root: root, signPub: signPub, encPub: encPub,
+		signKey: signKey, encKey: encKey, rand: nonceRand, platform: platformOrDefault(o.Platform), wall: o.Wall}
+	if d.wall == nil {
+		d.wall = clock.System()
+	}
+	storage := o.Storage
+	if storage == nil {
+		storage = MemoryStorage()
+	}
+	if err := d.openState(storage, cryptoRand{}); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // verifyOwnChain checks the chain's signatures and levels up to the key
@@ -297,6 +328,7 @@ func (d *Device) State() State {
 	s.Chain = append([]byte(nil), s.Chain...)
 	s.SignKey = append([]byte(nil), s.SignKey...)
 	s.EncKey = append([]byte(nil), s.EncKey...)
+	s.StorageRoot = append([]byte(nil), s.StorageRoot...)
 	return s
 }
 

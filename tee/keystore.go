@@ -6,6 +6,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"io"
+	"time"
+
+	"github.com/prsim/prsim/clock"
 
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/tee/internal/tpm"
@@ -27,6 +31,23 @@ type keyStore interface {
 	// hardware reports whether private keys live outside process memory.
 	hardware() bool
 	close() error
+
+	// seal wraps the device's storage root so that only this backend
+	// opens it (TPM: a sealed data object under the SRK; soft: the raw
+	// bytes, as soft keeps its private keys). unseal reverses it.
+	seal(secret []byte) ([]byte, error)
+	unseal(blob []byte) ([]byte, error)
+	// persistentNV reports whether the backend has NV that outlives the
+	// process and the device directory: only then is a generation counter
+	// defined, and only then can a copied-back store be detected.
+	persistentNV() bool
+	defineCounter(rand io.Reader) (index uint32, value uint64, err error)
+	readCounter(index uint32) (uint64, error)
+	incrementCounter(index uint32) (uint64, error)
+	// clockInfo reads the TPM Clock; advanceClock moves it forward
+	// (TPM2_ClockSet). soft has no TPM Clock (the TEE emulates one).
+	clockInfo() (clock.Reading, error)
+	advanceClock(by time.Duration) error
 }
 
 // keyHandle is one loaded device key. sign is only for keyKindSign keys,
@@ -89,6 +110,28 @@ func (softStore) load(kind keyKind, blob []byte) (keyHandle, error) {
 func (softStore) hardware() bool { return false }
 func (softStore) close() error   { return nil }
 
+func (softStore) seal(secret []byte) ([]byte, error) { return append([]byte(nil), secret...), nil }
+
+func (softStore) unseal(blob []byte) ([]byte, error) {
+	if len(blob) != rootSize {
+		return nil, errBlob
+	}
+	return append([]byte(nil), blob...), nil
+}
+
+func (softStore) persistentNV() bool { return false }
+
+var errNoNV = errors.New("tee: the backend has no persistent NV")
+
+func (softStore) defineCounter(io.Reader) (uint32, uint64, error) { return 0, 0, errNoNV }
+func (softStore) readCounter(uint32) (uint64, error)             { return 0, errNoNV }
+func (softStore) incrementCounter(uint32) (uint64, error)        { return 0, errNoNV }
+
+var errNoTPMClock = errors.New("tee: the soft backend has no TPM Clock")
+
+func (softStore) clockInfo() (clock.Reading, error) { return clock.Reading{}, errNoTPMClock }
+func (softStore) advanceClock(time.Duration) error  { return errNoTPMClock }
+
 type softKey struct {
 	kind   keyKind
 	priv   *ecdsa.PrivateKey
@@ -131,6 +174,22 @@ func (s *tpmStore) load(kind keyKind, blob []byte) (keyHandle, error) {
 
 func (s *tpmStore) hardware() bool { return true }
 func (s *tpmStore) close() error   { return s.t.Close() }
+
+func (s *tpmStore) seal(secret []byte) ([]byte, error) { return s.t.Seal(secret) }
+func (s *tpmStore) unseal(blob []byte) ([]byte, error) { return s.t.Unseal(blob) }
+func (s *tpmStore) persistentNV() bool                 { return s.t.PersistentNV() }
+
+func (s *tpmStore) defineCounter(rand io.Reader) (uint32, uint64, error) {
+	return s.t.DefineCounter(rand)
+}
+func (s *tpmStore) readCounter(i uint32) (uint64, error)      { return s.t.ReadCounter(i) }
+func (s *tpmStore) incrementCounter(i uint32) (uint64, error) { return s.t.IncrementCounter(i) }
+
+func (s *tpmStore) clockInfo() (clock.Reading, error) {
+	c, err := s.t.Clock()
+	return clock.Reading{Clock: c.Clock, ResetCount: c.ResetCount, RestartCount: c.RestartCount, Safe: c.Safe}, err
+}
+func (s *tpmStore) advanceClock(by time.Duration) error { return s.t.AdvanceClock(by) }
 
 type tpmKey struct {
 	t    *tpm.TPM

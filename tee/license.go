@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/hal"
@@ -29,8 +30,15 @@ type Key struct {
 	persona    policy.Persona // the device's, from its leaf certificate
 	platform   hal.Platform   // the device's injected HAL
 
-	mu       sync.Mutex
-	decision policy.Decision // the last Enable's
+	d          *Device
+	timeBased  bool // the license has a time-based policy (policy.TimeBased)
+	realtime   bool // REAL_TIME_EXPIRATION: every sample checks the deadline
+
+	mu          sync.Mutex
+	firstPlay   time.Time // non-persistent first play (persistent: in the sealed state)
+	deadline    time.Time // set at play start (policy.Deadline)
+	hasDeadline bool
+	decision    policy.Decision // the last Enable's
 	decided  bool
 	released bool // the last decision allows decryption
 	ck       [16]byte
@@ -108,12 +116,17 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	if err := lic.VerifySignature(x[:16]); err != nil {
 		return nil, fmt.Errorf("tee: %w", err)
 	}
-	if !lic.Persistent() {
-		if err := d.consumeNonce(lic.RightsID, ck.KID); err != nil {
-			return nil, err
-		}
+	// Time policy and nonce are judged after the MAC, so a forged license
+	// can neither fill the TEE's records nor use a nonce up; their changes
+	// are committed together, before the key is released.
+	timeBased := policy.TimeBased(lic)
+	if err := d.admit(lic, ck.KID, timeBased); err != nil {
+		return nil, err
 	}
 	k := &Key{
+		d:          d,
+		timeBased:  timeBased,
+		realtime:   lic.Policy().RealTimeExpiration,
 		kid:        ck.KID,
 		keyType:    ck.KeyType,
 		minSL:      minSL,

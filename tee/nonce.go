@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"time"
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
@@ -12,6 +14,7 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/soap"
+	"github.com/prsim/prsim/wire/xmr"
 )
 
 // maxKIDsPerNonce bounds the KIDs one nonce can bind: a response answers
@@ -42,10 +45,17 @@ func (d *Device) NewNonce() ([16]byte, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	prev := d.nonces
 	if len(d.nonces) == MaxNonces {
 		d.nonces = d.nonces[1:]
 	}
-	d.nonces = append(d.nonces, nonceEntry{n: n})
+	d.nonces = append(d.nonces[:len(d.nonces):len(d.nonces)], nonceEntry{n: n})
+	// The FIFO is TEE state: a challenge goes out only with its nonce
+	// committed, so a response can be bound in a later process.
+	if err := d.commitLocked(); err != nil {
+		d.nonces = prev
+		return [16]byte{}, err
+	}
 	return n, nil
 }
 
@@ -57,7 +67,11 @@ func (d *Device) AbandonNonce(n [16]byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if i := d.findNonce(n); i >= 0 {
-		d.nonces = append(d.nonces[:i], d.nonces[i+1:]...)
+		d.nonces = append(d.nonces[:i:i], d.nonces[i+1:]...)
+		// Best effort: if the commit fails the nonce stays outstanding
+		// in the stored state, which only lengthens its life to the
+		// FIFO's bound.
+		_ = d.commitLocked()
 	}
 }
 
@@ -103,17 +117,51 @@ func (d *Device) checkNonceLocked(n [16]byte, id kid.ID) error {
 	return nil
 }
 
-// consumeNonce records that the license for id bound under n, checking
-// again under the lock so that two concurrent binds of one license cannot
-// both succeed.
-func (d *Device) consumeNonce(n [16]byte, id kid.ID) error {
+// admit is the last step of a bind, after the MAC verified: a
+// time-based license is checked against the trusted clock (and a
+// persistent one gets its durable record), and a non-persistent
+// license's (nonce, KID) is consumed, checked again under the lock so
+// that two concurrent binds of one license cannot both succeed. The
+// changes are committed before the key is released: after a crash the
+// same response must not bind again.
+func (d *Device) admit(lic *xmr.License, id kid.ID, timeBased bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.checkNonceLocked(n, id); err != nil {
+	prevTime := d.rec.Time
+	if prevTime.Licenses != nil {
+		prevTime.Licenses = maps.Clone(prevTime.Licenses)
+	}
+	var changed bool
+	if timeBased {
+		var err error
+		_, _, changed, err = d.checkLicenseTimeLocked(lic, time.Time{})
+		if err != nil {
+			if changed || d.timeDirty {
+				_ = d.commitLocked() // keep the first sighting; the refusal stands either way
+			}
+			return err
+		}
+	}
+	i, prev := -1, []kid.ID(nil)
+	if !lic.Persistent() {
+		if err := d.checkNonceLocked(lic.RightsID, id); err != nil {
+			return err
+		}
+		i = d.findNonce(lic.RightsID)
+		prev = d.nonces[i].bound
+		d.nonces[i].bound = append(prev[:len(prev):len(prev)], id)
+		changed = true
+	}
+	if !changed && !d.timeDirty {
+		return nil
+	}
+	if err := d.commitLocked(); err != nil {
+		if i >= 0 {
+			d.nonces[i].bound = prev
+		}
+		d.rec.Time = prevTime
 		return err
 	}
-	i := d.findNonce(n)
-	d.nonces[i].bound = append(d.nonces[i].bound, id)
 	return nil
 }
 

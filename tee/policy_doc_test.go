@@ -29,6 +29,8 @@ func rulesMarkdown() string {
 		switch {
 		case r.Handling == tee.HandledRefused:
 			code = r.Code.Name()
+		case r.Handling == tee.HandledClock:
+			code = r.Code.Name() + " without a trusted clock"
 		case r.RefusedFrom != "":
 			by += fmt.Sprintf(" (PlayReady < %s)", r.RefusedFrom)
 			code = fmt.Sprintf("%s on PlayReady ≥ %s", r.Code.Name(), r.RefusedFrom)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/xmr"
@@ -27,6 +28,10 @@ const (
 	HandledIgnored
 	// HandledRefused: the bind fails with the rule's code.
 	HandledRefused
+	// HandledClock: enforced on the device's trusted clock at bind, at
+	// every play start and, for real-time expiration, at every sample; a
+	// device without a trusted clock refuses it with the rule's code.
+	HandledClock
 )
 
 func (h Handling) String() string {
@@ -41,6 +46,8 @@ func (h Handling) String() string {
 		return "ignored"
 	case HandledRefused:
 		return "refused"
+	case HandledClock:
+		return "TEE trusted clock"
 	}
 	return "unknown"
 }
@@ -71,6 +78,9 @@ func (r Rule) Refuses(p Persona) bool {
 	if r.Handling == HandledRefused {
 		return true
 	}
+	if r.Handling == HandledClock {
+		return p.ClockKind() == clock.KindNone
+	}
 	v := p.version()
 	switch {
 	case r.RefusedFrom != "":
@@ -83,7 +93,7 @@ func (r Rule) Refuses(p Persona) bool {
 
 // Reasons shared by several rows.
 const (
-	reasonNoClock     = "time-based policy, and the device has no trusted clock (docs/formats/policies-and-outputs.md §5, §9)"
+	reasonClock       = "time-based policy, checked on the trusted clock (docs/formats/policies-and-outputs.md §5, §9); a device without one refuses it"
 	reasonOtherRight  = "a right other than Play: PlayReady 3.0+ clients accept only Play (docs/formats/policies-and-outputs.md §5); older personas never exercise it"
 	reasonChained     = "chained and scalable licenses are not supported: the content key would be wrapped under a root key prsim never binds"
 	reasonStructure   = "license structure, parsed and checked at bind"
@@ -112,14 +122,14 @@ var rules = []Rule{
 	{Type: xmr.TypeAllowPlaylistBurnContainer, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonOtherRight},
 	{Type: xmr.TypeInclusionList, Handling: HandledIgnored, Reason: "informational: a key handle decrypts only its CONTENT_KEY's KID, so the list widens nothing"},
 	{Type: xmr.TypePriority, Handling: HandledIgnored, Reason: "informational: the REE uses the newest license for a KID"},
-	{Type: xmr.TypeExpiration, Handling: HandledRefused, Code: drm.ErrNoClkSupported, Reason: reasonNoClock + "; begin 0 with end 0xFFFFFFFF bounds nothing and is ignored",
+	{Type: xmr.TypeExpiration, Handling: HandledClock, Code: drm.ErrNoClkSupported, Reason: reasonClock + ": usable from begin (inclusive) to end (exclusive), else DRM_E_LICENSENOTYETVALID / DRM_E_LICENSE_EXPIRED; begin 0 with end 0xFFFFFFFF bounds nothing and is ignored",
 		exempt: func(o *xmr.Object) bool { return string(o.Body) == "\x00\x00\x00\x00\xff\xff\xff\xff" }},
 	{Type: xmr.TypeIssueDate, Handling: HandledIgnored, Reason: "informational"},
-	{Type: xmr.TypeExpirationAfterFirstUse, Handling: HandledRefused, Code: drm.ErrNoClkSupported, Reason: reasonNoClock},
-	{Type: xmr.TypeExpirationAfterFirstStore, Handling: HandledRefused, Code: drm.ErrNoClkSupported, Reason: reasonNoClock},
+	{Type: xmr.TypeExpirationAfterFirstUse, Handling: HandledRefused, Code: drm.ErrExtendedRestrictionNotUnderstood, Reason: "PlayReady 1 first-use expiry: prsim keeps no first-use time, so it cannot enforce it"},
+	{Type: xmr.TypeExpirationAfterFirstStore, Handling: HandledRefused, Code: drm.ErrExtendedRestrictionNotUnderstood, Reason: "first-store expiry: prsim keeps no first-store time, so it cannot enforce it"},
 	{Type: xmr.TypeMetering, Handling: HandledRefused, Code: drm.ErrExtendedRestrictionNotUnderstood, Reason: "metering: the device keeps no metering counts and cannot report them"},
 	{Type: xmr.TypePlayCount, Handling: HandledRefused, Code: drm.ErrExtendedRestrictionNotUnderstood, Reason: "play count: the device has no secure play counter yet"},
-	{Type: xmr.TypeGracePeriod, Handling: HandledIgnored, Reason: "only relaxes time-based policies, which are refused"},
+	{Type: xmr.TypeGracePeriod, Handling: HandledIgnored, Reason: "no public definition says what it relaxes (only its unit, seconds), and it can only relax: prsim applies none"},
 	{Type: xmr.TypeCopyCount, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonNotCopied},
 	{Type: xmr.TypeCopyProtection, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonNotCopied},
 	{Type: xmr.TypePlaylistBurnCount, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: "restricts the playlist-burn right, refused with its container on PlayReady 3.0+; older personas never burn"},
@@ -138,7 +148,7 @@ var rules = []Rule{
 	{Type: xmr.TypeOptimizedContentKey, Handling: HandledIgnored, Reason: "a client-side cache of the key; prsim always unwraps the ECC-256 key"},
 	{Type: xmr.TypeExplicitDigitalAudioContainer, Handling: HandledPolicy, Reason: reasonOutputsOnly},
 	{Type: xmr.TypeRingtonePolicyContainer, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonOtherRight},
-	{Type: xmr.TypeExpirationAfterFirstPlay, Handling: HandledRefused, Code: drm.ErrNoClkSupported, Reason: reasonNoClock},
+	{Type: xmr.TypeExpirationAfterFirstPlay, Handling: HandledClock, Code: drm.ErrNoClkSupported, Reason: reasonClock + ": expires that many seconds after the first play start, which the TEE records durably (DRM_E_LICENSE_EXPIRED)"},
 	{Type: xmr.TypeDigitalAudioOutputConfig, Handling: HandledPolicy, Reason: reasonOutputsOnly + " (docs/formats/policies-and-outputs.md §3)"},
 	{Type: xmr.TypeRevocationInfoVersion2, Handling: HandledRefused, Code: drm.ErrRIVTooSmall, Reason: "the license needs revocation information of this version and the device holds none yet; 0 asks for none and is ignored",
 		exempt: zeroU32},
@@ -158,11 +168,11 @@ var rules = []Rule{
 	{Type: xmr.TypeExecutePolicy, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonOtherRight},
 	{Type: xmr.TypeReadPolicyContainer, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonOtherRight},
 	{Type: xmr.TypeExtensiblePolicyFirst, Handling: HandledIgnored, Reason: "extensible right (0x42–0x4F) prsim never exercises; a must-understand restriction inside is refused like any unknown one"},
-	{Type: xmr.TypeRemovalDate, Handling: HandledIgnored, Reason: "optional: after it a client may delete the license (docs/formats/policies-and-outputs.md §5); prsim keeps it"},
+	{Type: xmr.TypeRemovalDate, Handling: HandledClock, Code: drm.ErrNoClkSupported, Reason: reasonClock + ": unusable from that date (DRM_E_LICENSE_EXPIRED), and the REE deletes a stored copy"},
 	{Type: xmr.TypeAuxKey, Handling: HandledRefused, Code: drm.ErrInvalidLicense, Reason: reasonChained},
 	{Type: xmr.TypeUplinkX, Handling: HandledRefused, Code: drm.ErrInvalidLicense, Reason: reasonChained},
 	{Type: xmr.TypeApplicationIDList, Handling: HandledIgnored, Reason: "best effort (flag B): prsim is the only application, so it never blocks"},
-	{Type: xmr.TypeRealTimeExpiration, Handling: HandledRefused, Code: drm.ErrNoClkSupported, Reason: reasonNoClock},
+	{Type: xmr.TypeRealTimeExpiration, Handling: HandledClock, Code: drm.ErrNoClkSupported, Reason: reasonClock + ": every sample checks the deadline, and decryption stops at it (DRM_E_LICENSE_REALTIME_EXPIRED)"},
 	{Type: xmr.TypeNDTxAuthContainer, Handling: HandledIgnored, Reason: "PlayReady-ND transmitter right, never exercised (out of prsim's scope)"},
 	{Type: xmr.TypeNDTxAuth, Handling: HandledIgnored, Reason: "PlayReady-ND transmitter right, never exercised (out of prsim's scope)"},
 	{Type: xmr.TypeExplicitDigitalVideoContainer, Handling: HandledPolicy, Code: drm.ErrExtendedRestrictionNotUnderstood, RefusedBefore: "3.0",

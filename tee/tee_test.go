@@ -47,9 +47,20 @@ func getFixture() *fixture.Fixture {
 // provision provisions a PlayReady 2.0 device (features: CRLs only).
 func provision(t *testing.T, b *tee.Backend, sl uint32) *tee.Device {
 	t.Helper()
-	d, err := getFixture().ProvisionTEE(b, sl, "2.0")
-	require.NoError(t, err)
+	d, _ := provisionWith(t, b, sl, "2.0")
 	return d
+}
+
+// provisionWith provisions a device on a storage the test keeps, so that
+// it can reopen the device from its State as the REE does.
+func provisionWith(t *testing.T, b *tee.Backend, sl uint32, version string) (*tee.Device, tee.Storage) {
+	t.Helper()
+	req, err := getFixture().ProvisionRequest(sl, version)
+	require.NoError(t, err)
+	req.Storage = tee.MemoryStorage()
+	d, err := tee.Provision(b, req)
+	require.NoError(t, err)
+	return d, req.Storage
 }
 
 var testKID = kid.MustParse("10000000-1000-1000-1000-100000000001")
@@ -129,7 +140,7 @@ func TestBackendConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := open(t)
 			defer func() { require.NoError(t, b.Close()) }()
-			d := provision(t, b, 3000)
+			d, storage := provisionWith(t, b, 3000, "2.0")
 			require.Equal(t, uint32(3000), d.SecurityLevel())
 
 			t.Run("chain-verifies", func(t *testing.T) {
@@ -149,7 +160,7 @@ func TestBackendConformance(t *testing.T) {
 				require.Equal(t, d.Public(), ch.SignerKey)
 			})
 			t.Run("reopen-from-state", func(t *testing.T) {
-				d2, err := tee.Open(b, d.State(), nil)
+				d2, err := tee.OpenWith(b, d.State(), tee.Options{Storage: storage})
 				require.NoError(t, err)
 				require.Equal(t, d.Public(), d2.Public())
 				k, err := d2.Bind(license(t, d2, licOpts{persistent: true}))

@@ -62,7 +62,7 @@ var allowed = []struct {
 	{"conformance", cat(helpers, "ree", "tee", "store", "hal", "policy", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	// One fixture (PKI, server, devices) for every test, benchmark and the demo.
-	{"internal/fixture", cat(helpers, "licsrv", "ree", "tee", "wire/...", "internal/pki")},
+	{"internal/fixture", cat(helpers, "licsrv", "ree", "tee", "clock", "wire/...", "internal/pki")},
 	{"internal/demo", cat(helpers, "conformance", "internal/fixture", "licsrv", "ree", "tee", "store", "hal", "policy", "clock", "wire/...",
 		"internal/keyseed", "internal/pki", "internal/testmedia")},
 	{"internal/cli", cat(helpers, "conformance", "internal/demo", "licsrv", "ree", "tee", "store", "hal", "policy",

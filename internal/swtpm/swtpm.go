@@ -53,7 +53,10 @@ const (
 )
 
 // Control-channel commands (swtpm's ptm interface, man swtpm-ioctl).
-const cmdShutdown = 3
+const (
+	cmdInit     = 2 // CMD_INIT: _TPM_Init, a power cycle of the TPM
+	cmdShutdown = 3
+)
 
 // maxSocketPath keeps a Unix socket path under sun_path's 108 bytes.
 const maxSocketPath = 100
@@ -73,6 +76,10 @@ type Options struct {
 	// StartWait bounds the wait for swtpm to accept connections; 0 means
 	// DefaultStartWait.
 	StartWait time.Duration
+	// ManualStartup leaves TPM2_Startup to the client, which can then
+	// choose Startup(STATE) to resume a TPM shut down with
+	// Shutdown(STATE). By default swtpm sends Startup(CLEAR) itself.
+	ManualStartup bool
 }
 
 // Process is a running swtpm. Stop it when done.
@@ -167,11 +174,16 @@ func launch(bin, dir string, o Options) (*Process, error) {
 		server = "type=tcp,port=" + strconv.Itoa(port) + ",bindaddr=127.0.0.1"
 		ctrl = "type=tcp,port=" + strconv.Itoa(port+1) + ",bindaddr=127.0.0.1"
 	}
+	// not-need-init: swtpm runs _TPM_Init itself, so no CMD_INIT is
+	// needed before the first command.
+	flags := "not-need-init"
+	if !o.ManualStartup {
+		flags += ",startup-clear"
+	}
 	p.cmd = exec.Command(bin, "socket", "--tpm2",
 		"--tpmstate", "dir="+dir+",mode=0600",
 		"--server", server, "--ctrl", ctrl,
-		// No CMD_INIT needed; TPM2_Startup(CLEAR) is sent by swtpm itself.
-		"--flags", "not-need-init,startup-clear")
+		"--flags", flags)
 	p.cmd.Stderr = p.stderr
 	setParentDeathSignal(p.cmd)
 	if err := p.cmd.Start(); err != nil {
@@ -249,16 +261,52 @@ func (p *Process) stop() error {
 	return errors.New("swtpm: did not shut down; killed")
 }
 
-// shutdown sends CMD_SHUTDOWN: a big-endian u32 command, answered by a
-// big-endian u32 result (0 = success).
+// Init power-cycles the TPM: CMD_INIT (_TPM_Init) on the control channel.
+// swtpm keeps its data connection; the client must then send
+// TPM2_Startup. Without a TPM2_Shutdown first, this is a non-orderly power
+// loss.
+func (p *Process) Init() error {
+	// CMD_INIT carries a u32 flags word (0: keep the volatile state file).
+	if err := p.control(binary.BigEndian.AppendUint32([]byte{0, 0, 0, cmdInit}, 0), "CMD_INIT"); err != nil {
+		return fmt.Errorf("swtpm: %w", err)
+	}
+	return nil
+}
+
+// Terminate sends swtpm SIGTERM, as the kernel does when prsim is killed
+// (see [Start]): swtpm exits without a TPM2_Shutdown having been sent, a
+// non-orderly power loss for the TPM. It waits for swtpm to exit and
+// unlocks the state directory. For tests.
+func (p *Process) Terminate() {
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Signal(sigterm)
+			if !p.waitExit(5 * time.Second) {
+				p.kill()
+			}
+		}
+		p.cleanup()
+		unlockDir(p.lock)
+	})
+}
+
+// shutdown sends CMD_SHUTDOWN.
 func (p *Process) shutdown() error {
+	return p.control(binary.BigEndian.AppendUint32(nil, cmdShutdown), "CMD_SHUTDOWN")
+}
+
+// control sends one control-channel command (a big-endian u32 code and its
+// parameters), answered by a big-endian u32 result (0 = success).
+func (p *Process) control(cmd []byte, name string) error {
 	c, err := net.DialTimeout(p.network, p.ctrl, 2*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write(binary.BigEndian.AppendUint32(nil, cmdShutdown)); err != nil {
+	if _, err := c.Write(cmd); err != nil {
 		return err
 	}
 	var res [4]byte
@@ -266,7 +314,7 @@ func (p *Process) shutdown() error {
 		return err
 	}
 	if r := binary.BigEndian.Uint32(res[:]); r != 0 {
-		return fmt.Errorf("swtpm: CMD_SHUTDOWN failed with 0x%x", r)
+		return fmt.Errorf("%s failed with 0x%x", name, r)
 	}
 	return nil
 }

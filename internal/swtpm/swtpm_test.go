@@ -1,7 +1,10 @@
 package swtpm_test
 
 import (
+	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,5 +71,64 @@ func TestStateDirLocked(t *testing.T) {
 
 	q, err = swtpm.Start(swtpm.Options{StateDir: dir, LockWait: 100 * time.Millisecond})
 	require.NoError(t, err)
+	require.NoError(t, q.Stop())
+}
+
+// send writes one raw TPM command and returns the response code.
+func send(t *testing.T, c net.Conn, cmd []byte) uint32 {
+	t.Helper()
+	_, err := c.Write(cmd)
+	require.NoError(t, err)
+	hdr := make([]byte, 10)
+	_, err = io.ReadFull(c, hdr)
+	require.NoError(t, err)
+	rest := make([]byte, binary.BigEndian.Uint32(hdr[2:6])-10)
+	_, err = io.ReadFull(c, rest)
+	require.NoError(t, err)
+	return binary.BigEndian.Uint32(hdr[6:10])
+}
+
+var (
+	startupClear = []byte{0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x44, 0, 0} // TPM2_Startup(CLEAR)
+	getRandom8   = []byte{0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7B, 0, 8} // TPM2_GetRandom(8)
+	shutdownCl   = []byte{0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, 0} // TPM2_Shutdown(CLEAR)
+	rcInitialize = uint32(0x100)                                           // TPM_RC_INITIALIZE
+)
+
+// With ManualStartup the client sends TPM2_Startup; Init (CMD_INIT) power-
+// cycles the TPM, which then wants TPM2_Startup again.
+func TestManualStartupAndInit(t *testing.T) {
+	swtpmtest.Need(t)
+	p, err := swtpm.Start(swtpm.Options{StateDir: t.TempDir(), ManualStartup: true})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.Stop()) }()
+	c, err := p.Dial()
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, rcInitialize, send(t, c, getRandom8), "no Startup yet")
+	require.Zero(t, send(t, c, startupClear))
+	require.Zero(t, send(t, c, getRandom8))
+	require.Equal(t, rcInitialize, send(t, c, startupClear), "already started")
+
+	require.Zero(t, send(t, c, shutdownCl))
+	require.NoError(t, p.Init())
+	require.Equal(t, rcInitialize, send(t, c, getRandom8), "CMD_INIT wants a new Startup")
+	require.Zero(t, send(t, c, startupClear), "the data connection survives CMD_INIT")
+	require.Zero(t, send(t, c, getRandom8))
+}
+
+// Terminate stops swtpm as a killed parent does (SIGTERM) and frees the
+// state directory.
+func TestTerminate(t *testing.T) {
+	swtpmtest.Need(t)
+	dir := t.TempDir()
+	p, err := swtpm.Start(swtpm.Options{StateDir: dir})
+	require.NoError(t, err)
+	p.Terminate()
+	_, err = p.Dial()
+	require.Error(t, err, "swtpm is gone")
+	require.NoError(t, p.Stop(), "Stop after Terminate does nothing")
+	q, err := swtpm.Start(swtpm.Options{StateDir: dir, LockWait: time.Second})
+	require.NoError(t, err, "the directory is free again")
 	require.NoError(t, q.Stop())
 }

@@ -26,14 +26,16 @@ type streamTPM struct {
 }
 
 // DialSwtpm connects to the data port at addr (HOST:PORT) of an swtpm the
-// user started and manages; Close only disconnects.
+// user started and manages (and has sent TPM2_Startup, as swtpm's
+// startup-clear flag does); Close only disconnects. Its NV persists; prsim
+// cannot power-cycle it.
 func DialSwtpm(addr string) (*TPM, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("tpm: failed to reach swtpm: %w", err)
 	}
 	s := &streamTPM{c: c}
-	tp, err := Open(s, c.Close)
+	tp, err := Open(s, Options{Close: c.Close, PersistentNV: true})
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -42,12 +44,26 @@ func DialSwtpm(addr string) (*TPM, error) {
 }
 
 // LaunchSwtpm starts swtpm on the state directory dir (see package
-// internal/swtpm) and opens it. Close runs TPM2_Shutdown(CLEAR), so the TPM
-// saves its state in order, and stops swtpm, waiting for it to exit: a later
-// LaunchSwtpm on dir finds the same seeds, so blobs made now load then.
+// internal/swtpm) and opens it. The directory behaves like a TPM that stays
+// powered while the host is up (docs/swtpm.md):
+//
+//   - Close reads the Clock, sends TPM2_Shutdown(STATE) and stops swtpm,
+//     then records the host's boot ID, CLOCK_BOOTTIME and the Clock in
+//     dir/prsim-power.json.
+//   - The next LaunchSwtpm resumes with TPM2_Startup(STATE) (RestartCount
+//     goes up, ResetCount stays) and, on the same host boot, sets the Clock
+//     forward by the boot time elapsed, so the Clock ran in between. After
+//     a host reboot it performs a TPM Reset instead (ResetCount + 1, Clock
+//     not advanced), as a power cycle of a real TPM does.
+//   - After a process that never closed (kill -9), Startup(STATE) fails and
+//     TPM2_Startup(CLEAR) follows: a TPM Reset after a non-orderly
+//     shutdown (ResetCount + 1, Safe false, the Clock possibly back to the
+//     last value swtpm saved).
+//
+// The seeds, NV counters and so key and sealed blobs survive every case.
 func LaunchSwtpm(dir string) (*TPM, error) {
 	// swtpm's errors say "swtpm: …" already.
-	p, err := swtpm.Start(swtpm.Options{StateDir: dir})
+	p, err := swtpm.Start(swtpm.Options{StateDir: dir, ManualStartup: true})
 	if err != nil {
 		return nil, err
 	}
@@ -57,23 +73,98 @@ func LaunchSwtpm(dir string) (*TPM, error) {
 		return nil, err
 	}
 	s := &streamTPM{c: c}
-	tp, err := Open(s, func() error {
-		_, serr := tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}.Execute(s)
-		c.Close()
-		if err := p.Stop(); err != nil {
-			return err
-		}
-		if serr != nil {
-			return fmt.Errorf("tpm: TPM2_Shutdown: %w", serr)
-		}
-		return nil
-	})
-	if err != nil {
+	fail := func(err error) (*TPM, error) {
 		c.Close()
 		_ = p.Stop()
 		return nil, err
 	}
+	resumed, err := startup(s)
+	if err != nil {
+		return fail(err)
+	}
+	// The record describes the last orderly shutdown only: drop it now, so
+	// a later crash cannot make it count twice.
+	pw, _ := takePower(dir)
+	tp, err := Open(s, Options{
+		PersistentNV: true,
+		Init:         p.Init,
+		Close: func() error {
+			c.Close()
+			return p.Stop()
+		},
+		onClose: func(tp *TPM) error { return tp.suspend(dir) },
+		crash: func() {
+			c.Close()
+			p.Terminate()
+		},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if resumed && pw != nil {
+		if err := tp.resume(pw); err != nil {
+			_ = tp.o.Close()
+			return nil, err
+		}
+	}
 	return tp, nil
+}
+
+// startup sends TPM2_Startup(STATE), and TPM2_Startup(CLEAR) when there is
+// no state saved by an orderly TPM2_Shutdown(STATE) to resume.
+func startup(s *streamTPM) (resumed bool, err error) {
+	if _, err := (tpm2.Startup{StartupType: tpm2.TPMSUState}).Execute(s); err == nil {
+		return true, nil
+	}
+	if _, err := (tpm2.Startup{StartupType: tpm2.TPMSUClear}).Execute(s); err != nil {
+		return false, fmt.Errorf("tpm: TPM2_Startup failed: %w", err)
+	}
+	return false, nil
+}
+
+// resume makes up for the time swtpm was stopped: on the same host boot
+// the Clock moves forward by the boot time elapsed since Close; after a
+// host reboot the TPM gets a Reset.
+func (tp *TPM) resume(pw *powerRecord) error {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	id, now, err := hostBoot()
+	if err != nil || id == "" {
+		return nil // unknown host state: leave the Clock as swtpm kept it
+	}
+	if id != pw.BootID {
+		if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUClear}).Execute(tp.t); err != nil {
+			return fmt.Errorf("tpm: TPM2_Shutdown failed: %w", err)
+		}
+		return tp.powerOn()
+	}
+	if now <= pw.BoottimeNS {
+		return nil
+	}
+	target := pw.ClockMS + uint64((now-pw.BoottimeNS)/int64(time.Millisecond))
+	ci, err := tp.clock()
+	if err != nil {
+		return err
+	}
+	if target <= ci.Clock {
+		return nil
+	}
+	return tp.clockSet(target)
+}
+
+// suspend is Close's orderly shutdown: TPM2_Shutdown(STATE), then the
+// power record for the next launch. Without a successful Shutdown no
+// record is written, and the next launch sees a non-orderly shutdown.
+func (tp *TPM) suspend(dir string) error {
+	ci, cerr := tp.clock()
+	if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUState}).Execute(tp.t); err != nil {
+		return fmt.Errorf("tpm: TPM2_Shutdown failed: %w", err)
+	}
+	id, now, err := hostBoot()
+	if cerr != nil || err != nil {
+		return nil // nothing to advance from; the resume still works
+	}
+	return putPower(dir, &powerRecord{BootID: id, BoottimeNS: now, ClockMS: ci.Clock})
 }
 
 func (s *streamTPM) Send(cmd []byte) ([]byte, error) {

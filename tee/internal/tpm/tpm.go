@@ -8,6 +8,12 @@
 // many devices can share one TPM. The SRK is re-derived with CreatePrimary
 // on open: its template is fixed, so it is the same key for the same owner
 // seed, which lets blobs made in one process load in the next.
+//
+// The TPM also holds what the TEE's own state relies on: a sealed storage
+// root ([TPM.Seal]), a monotonic NV counter for the state's generation
+// ([TPM.DefineCounter]) and the TPM Clock with its reset count and Safe
+// flag ([TPM.Clock], [TPM.ClockSet]). [TPM.Reboot] and [TPM.PowerCut]
+// reproduce power events for tests and demos.
 package tpm
 
 import (
@@ -34,16 +40,51 @@ const (
 
 // TPM is one TPM shared by every device opened on it.
 type TPM struct {
-	mu   sync.Mutex
-	t    transport.TPM
-	srk  tpm2.NamedHandle
-	done func() error
+	mu  sync.Mutex
+	t   transport.TPM
+	srk tpm2.NamedHandle
+	o   Options
 }
 
-// Open starts using t. closer (may be nil) runs on Close after the SRK is
-// flushed.
-func Open(t transport.TPM, closer func() error) (*TPM, error) {
-	tp := &TPM{t: retrying{t}, done: closer}
+// Options describe the platform behind a transport for [Open]. The zero
+// value is a TPM prsim cannot power-cycle and whose NV dies with it.
+type Options struct {
+	// Close runs on [TPM.Close] after the SRK is flushed; nil for none.
+	Close func() error
+	// PersistentNV reports that the TPM's NV outlives this process (see
+	// [TPM.PersistentNV]).
+	PersistentNV bool
+	// Reset, if set, performs a whole orderly TPM Reset, as the
+	// simulator's Reset does (Shutdown(CLEAR), _TPM_Init, Startup(CLEAR)).
+	Reset func() error
+	// Init, if set, sends _TPM_Init (swtpm's CMD_INIT); TPM2_Startup is
+	// then up to the caller.
+	Init func() error
+	// VolatileSeeds reports that the hierarchy seeds do not survive a
+	// reset (the simulator with fixed seeds, docs/formats/tpm.md §4): a
+	// reboot then keeps the SRK in a persistent handle, so blobs still load.
+	VolatileSeeds bool
+	// onClose runs on Close before the SRK is flushed (swtpm's
+	// orderly shutdown).
+	onClose func(tp *TPM) error
+	// crash stops the TPM without a TPM2_Shutdown (tests).
+	crash func()
+}
+
+// srkPersistent is where a reboot of the simulator keeps the SRK.
+const srkPersistent tpm2.TPMHandle = 0x81000001
+
+// Open starts using t, a TPM that has had TPM2_Startup.
+func Open(t transport.TPM, o Options) (*TPM, error) {
+	tp := &TPM{t: retrying{t}, o: o}
+	if err := tp.start(); err != nil {
+		return nil, err
+	}
+	return tp, nil
+}
+
+// start must run with tp.mu held or before tp is shared.
+func (tp *TPM) start() error {
 	// swtpm keeps transient handles across client connections and crashes
 	// (docs/formats/tpm.md §3): start from empty slots.
 	tp.flushTransient()
@@ -52,11 +93,16 @@ func Open(t transport.TPM, closer func() error) (*TPM, error) {
 		InPublic:      tpm2.New2B(tpm2.ECCSRKTemplate),
 	}.Execute(tp.t)
 	if err != nil {
-		return nil, fmt.Errorf("tpm: failed to create storage root key: %w", err)
+		return fmt.Errorf("tpm: failed to create storage root key: %w", err)
 	}
 	tp.srk = tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}
-	return tp, nil
+	return nil
 }
+
+// PersistentNV reports whether NV indices (the counters) outlive this
+// process: false for the in-process simulator, true for swtpm and a TPM
+// device.
+func (tp *TPM) PersistentNV() bool { return tp.o.PersistentNV }
 
 func (tp *TPM) flushTransient() {
 	rsp, err := tpm2.GetCapability{
@@ -80,9 +126,17 @@ func (tp *TPM) flushTransient() {
 func (tp *TPM) Close() error {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	_, err := tpm2.FlushContext{FlushHandle: tp.srk.Handle}.Execute(tp.t)
-	if tp.done != nil {
-		if cerr := tp.done(); err == nil {
+	var err error
+	if tp.srk.Handle != srkPersistent {
+		_, err = tpm2.FlushContext{FlushHandle: tp.srk.Handle}.Execute(tp.t)
+	}
+	if tp.o.onClose != nil {
+		if cerr := tp.o.onClose(tp); err == nil {
+			err = cerr
+		}
+	}
+	if tp.o.Close != nil {
+		if cerr := tp.o.Close(); err == nil {
 			err = cerr
 		}
 	}
@@ -139,11 +193,7 @@ func (tp *TPM) Generate(kind KeyKind) (ecc.Point, []byte, error) {
 	if err != nil {
 		return ecc.Point{}, nil, err
 	}
-	pb := tpm2.Marshal(rsp.OutPublic)
-	blob := binary.BigEndian.AppendUint16(nil, uint16(len(pb)))
-	blob = append(blob, pb...)
-	blob = append(blob, tpm2.Marshal(rsp.OutPrivate)...)
-	return pub, blob, nil
+	return pub, joinBlob(rsp.OutPublic, rsp.OutPrivate), nil
 }
 
 func publicPoint(p tpm2.TPM2BPublic) (ecc.Point, error) {
@@ -168,38 +218,69 @@ func pointFrom(x, y []byte) (ecc.Point, error) {
 	return ecc.ParsePoint(raw[:])
 }
 
-var errBlob = errors.New("tpm: malformed key blob")
+// ErrBlob reports a key or sealed blob that does not parse.
+var ErrBlob = errors.New("tpm: malformed blob")
 
 // load must be called with tp.mu held; the caller flushes the handle.
 func (tp *TPM) load(blob []byte) (tpm2.AuthHandle, ecc.Point, error) {
-	if len(blob) < 2 {
-		return tpm2.AuthHandle{}, ecc.Point{}, errBlob
-	}
-	n := int(binary.BigEndian.Uint16(blob))
-	if len(blob) < 2+n {
-		return tpm2.AuthHandle{}, ecc.Point{}, errBlob
-	}
-	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](blob[2 : 2+n])
+	pub, priv, err := splitBlob(blob)
 	if err != nil {
-		return tpm2.AuthHandle{}, ecc.Point{}, errBlob
-	}
-	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](blob[2+n:])
-	if err != nil {
-		return tpm2.AuthHandle{}, ecc.Point{}, errBlob
+		return tpm2.AuthHandle{}, ecc.Point{}, err
 	}
 	p, err := publicPoint(*pub)
 	if err != nil {
 		return tpm2.AuthHandle{}, ecc.Point{}, err
 	}
+	h, err := tp.loadObject(pub, priv)
+	if err != nil {
+		return tpm2.AuthHandle{}, ecc.Point{}, fmt.Errorf("tpm: failed to load key: %w", err)
+	}
+	return h, p, nil
+}
+
+// splitBlob parses u16 length ‖ TPM2B_PUBLIC ‖ TPM2B_PRIVATE, the layout
+// of key and sealed blobs.
+func splitBlob(blob []byte) (*tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error) {
+	if len(blob) < 2 {
+		return nil, nil, ErrBlob
+	}
+	n := int(binary.BigEndian.Uint16(blob))
+	if len(blob) < 2+n {
+		return nil, nil, ErrBlob
+	}
+	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](blob[2 : 2+n])
+	if err != nil {
+		return nil, nil, ErrBlob
+	}
+	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](blob[2+n:])
+	if err != nil {
+		return nil, nil, ErrBlob
+	}
+	// Trailing bytes would make two blobs for one object.
+	if len(tpm2.Marshal(*priv)) != len(blob)-2-n {
+		return nil, nil, ErrBlob
+	}
+	return pub, priv, nil
+}
+
+func joinBlob(pub tpm2.TPM2BPublic, priv tpm2.TPM2BPrivate) []byte {
+	pb := tpm2.Marshal(pub)
+	blob := binary.BigEndian.AppendUint16(nil, uint16(len(pb)))
+	blob = append(blob, pb...)
+	return append(blob, tpm2.Marshal(priv)...)
+}
+
+// loadObject must be called with tp.mu held; the caller flushes the handle.
+func (tp *TPM) loadObject(pub *tpm2.TPM2BPublic, priv *tpm2.TPM2BPrivate) (tpm2.AuthHandle, error) {
 	rsp, err := tpm2.Load{
 		ParentHandle: tpm2.AuthHandle{Handle: tp.srk.Handle, Name: tp.srk.Name, Auth: tpm2.PasswordAuth(nil)},
 		InPrivate:    *priv,
 		InPublic:     *pub,
 	}.Execute(tp.t)
 	if err != nil {
-		return tpm2.AuthHandle{}, ecc.Point{}, fmt.Errorf("tpm: failed to load key: %w", err)
+		return tpm2.AuthHandle{}, err
 	}
-	return tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}, p, nil
+	return tpm2.AuthHandle{Handle: rsp.ObjectHandle, Name: rsp.Name, Auth: tpm2.PasswordAuth(nil)}, nil
 }
 
 func (tp *TPM) flush(h tpm2.AuthHandle) {
@@ -209,15 +290,15 @@ func (tp *TPM) flush(h tpm2.AuthHandle) {
 // Public returns the public point stored in a blob.
 func Public(blob []byte) (ecc.Point, error) {
 	if len(blob) < 2 {
-		return ecc.Point{}, errBlob
+		return ecc.Point{}, ErrBlob
 	}
 	n := int(binary.BigEndian.Uint16(blob))
 	if len(blob) < 2+n {
-		return ecc.Point{}, errBlob
+		return ecc.Point{}, ErrBlob
 	}
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](blob[2 : 2+n])
 	if err != nil {
-		return ecc.Point{}, errBlob
+		return ecc.Point{}, ErrBlob
 	}
 	return publicPoint(*pub)
 }
@@ -276,17 +357,6 @@ func (tp *TPM) ZGen(blob []byte, p ecc.Point) (ecc.Point, error) {
 		return ecc.Point{}, errors.New("tpm: unexpected ZGen output")
 	}
 	return pointFrom(out.X.Buffer, out.Y.Buffer)
-}
-
-// ReadClock returns the TPM's Clock (ms), ResetCount, RestartCount and Safe.
-func (tp *TPM) ReadClock() (tpm2.TPMSClockInfo, error) {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	rsp, err := tpm2.ReadClock{}.Execute(tp.t)
-	if err != nil {
-		return tpm2.TPMSClockInfo{}, fmt.Errorf("tpm: ReadClock failed: %w", err)
-	}
-	return rsp.CurrentTime.ClockInfo, nil
 }
 
 // retrying resends commands the TPM asks to retry (swtpm does on first use

@@ -27,7 +27,9 @@ func Open(seed int64) (*tpm.TPM, error) {
 	// The simulator buffers a response between Write and Read, so calls
 	// must not interleave.
 	t := &locked{t: transport.FromReadWriteCloser(s)}
-	tp, err := tpm.Open(t, s.Close)
+	// Its NV lives in process memory; its Reset reboots in order but
+	// forgets the fixed seeds (docs/formats/tpm.md §4).
+	tp, err := tpm.Open(t, tpm.Options{Close: s.Close, Reset: s.Reset, VolatileSeeds: true})
 	if err != nil {
 		s.Close()
 		return nil, err
