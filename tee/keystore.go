@@ -124,8 +124,8 @@ func (softStore) persistentNV() bool { return false }
 var errNoNV = errors.New("tee: the backend has no persistent NV")
 
 func (softStore) defineCounter(io.Reader) (uint32, uint64, error) { return 0, 0, errNoNV }
-func (softStore) readCounter(uint32) (uint64, error)             { return 0, errNoNV }
-func (softStore) incrementCounter(uint32) (uint64, error)        { return 0, errNoNV }
+func (softStore) readCounter(uint32) (uint64, error)              { return 0, errNoNV }
+func (softStore) incrementCounter(uint32) (uint64, error)         { return 0, errNoNV }
 
 var errNoTPMClock = errors.New("tee: the soft backend has no TPM Clock")
 

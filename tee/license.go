@@ -30,20 +30,20 @@ type Key struct {
 	persona    policy.Persona // the device's, from its leaf certificate
 	platform   hal.Platform   // the device's injected HAL
 
-	d          *Device
-	timeBased  bool // the license has a time-based policy (policy.TimeBased)
-	realtime   bool // REAL_TIME_EXPIRATION: every sample checks the deadline
+	d         *Device
+	timeBased bool // the license has a time-based policy (policy.TimeBased)
+	realtime  bool // REAL_TIME_EXPIRATION: every sample checks the deadline
 
 	mu          sync.Mutex
 	firstPlay   time.Time // non-persistent first play (persistent: in the sealed state)
 	deadline    time.Time // set at play start (policy.Deadline)
 	hasDeadline bool
 	decision    policy.Decision // the last Enable's
-	decided  bool
-	released bool // the last decision allows decryption
-	ck       [16]byte
-	block    cipher.Block
-	closed   bool
+	decided     bool
+	released    bool // the last decision allows decryption
+	ck          [16]byte
+	block       cipher.Block
+	closed      bool
 }
 
 // Bind verifies an XMR license for this device and unwraps its content key

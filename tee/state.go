@@ -143,7 +143,7 @@ type records struct {
 }
 
 type nonceRecord struct {
-	Nonce [16]byte `json:"n"`
+	Nonce [16]byte   `json:"n"`
 	Bound [][16]byte `json:"b,omitempty"`
 }
 

@@ -55,7 +55,9 @@ type ClockError struct {
 	Reason string
 }
 
-func (e *ClockError) Error() string { return "tee: trusted clock: " + e.Reason + ": " + e.Code.String() }
+func (e *ClockError) Error() string {
+	return "tee: trusted clock: " + e.Reason + ": " + e.Code.String()
+}
 
 // Unwrap returns the DRM code.
 func (e *ClockError) Unwrap() error { return e.Code }
