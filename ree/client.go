@@ -124,6 +124,9 @@ type AcquireOption func(*acquireOptions)
 type acquireOptions struct {
 	header     http.Header
 	customData string
+	// onServerTime, if set, learns what the TEE made of the response's
+	// License Server Time (a clock sync watches it).
+	onServerTime func(time.Time, error)
 }
 
 // WithHeader adds an HTTP header to the license request (e.g. an
@@ -147,11 +150,21 @@ func WithCustomData(s string) AcquireOption {
 // header's LA_URL (query string included). A transport, fault or response
 // verification failure is returned as the error; per-license binding
 // failures are reported in the results.
+//
+// A PlayReady 4.5 device with a secure clock takes the response's License
+// Server Time before binding; if a license is refused because the clock is
+// not set (DRM_E_SECURETIME_CLOCK_NOT_SET) and the response carried no
+// usable time, it syncs the clock ([Client.SyncClock]) and binds those
+// licenses again, once.
 func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string, opts ...AcquireOption) ([]LicenseResult, error) {
 	var o acquireOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return c.acquire(ctx, h, laURL, o)
+}
+
+func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acquireOptions) ([]LicenseResult, error) {
 	if laURL == "" {
 		laURL = h.LAURL
 	}
@@ -219,9 +232,47 @@ func (c *Client) Acquire(ctx context.Context, h *pro.Header, laURL string, opts 
 		return nil, fmt.Errorf("ree: response does not echo the challenge nonce: %w", drm.ErrLicenseMismatch)
 	}
 	answered = true
+	d := c.cfg.Device
+	lst := d.Persona().LicenseServerTime()
+	var timeErr error
+	timeSet := false
+	if len(resp.ServerTime) > 0 && lst {
+		t, err := d.SetSecureTime(resp.ServerTime, nonce, true)
+		timeErr, timeSet = err, err == nil
+		if o.onServerTime != nil {
+			o.onServerTime(t, err)
+		}
+	}
 	var out []LicenseResult
-	for _, lic := range resp.Licenses {
-		out = append(out, c.bind(lic, true))
+	var unset []int
+	for i, lic := range resp.Licenses {
+		r := c.bind(lic, true)
+		if errors.Is(r.Err, drm.ErrSecureTimeClockNotSet) {
+			unset = append(unset, i)
+		}
+		out = append(out, r)
+	}
+	if len(unset) > 0 && lst {
+		var syncErr error
+		if timeErr == nil && !timeSet {
+			// The clock-sync acquisition License Server Time defines;
+			// the licenses' nonce stays outstanding meanwhile.
+			_, syncErr = c.syncByAcquisition(ctx, laURL)
+			if syncErr == nil {
+				for _, i := range unset {
+					out[i] = c.bind(resp.Licenses[i], true)
+				}
+			}
+		}
+		for _, i := range unset {
+			switch {
+			case out[i].Err == nil:
+			case timeErr != nil:
+				out[i].Err = fmt.Errorf("%w (the response's License Server Time was refused: %v)", out[i].Err, timeErr)
+			case syncErr != nil:
+				out[i].Err = fmt.Errorf("%w (the clock sync that followed failed: %v)", out[i].Err, syncErr)
+			}
+		}
 	}
 	return out, nil
 }
@@ -294,6 +345,9 @@ func (c *Client) Key(id kid.ID) (*tee.Key, error) {
 			lastErr = r.Err
 		}
 		if lastErr != nil {
+			// Licenses to re-acquire, or past their removal date, are
+			// deleted so that they are not tried again.
+			c.removeStale(id)
 			return nil, lastErr
 		}
 	}

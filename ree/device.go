@@ -352,7 +352,7 @@ func featureList(f []uint32) string {
 
 func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device, s *store.Store, wall *hal.WallClock) (*Device, error) {
 	c, err := New(Config{Device: t, Store: s, Roots: dj.Roots, ClientVersion: dj.Version + ".0.0",
-		REEFeatures: reeFeatures(dj.Version)})
+		REEFeatures: reeFeatures(dj.Version), Clock: wall})
 	if err != nil {
 		s.Close()
 		b.Close()

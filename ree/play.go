@@ -347,7 +347,9 @@ func (c *Client) trackKey(ctx context.Context, ti mp4.DecryptTrackInfo, h *pro.H
 		id = h.KIDs[0].ID
 	}
 	k, err := c.Key(id)
-	if errors.Is(err, drm.ErrLicenseNotFound) && h != nil {
+	// A stored license License Server Time asks to re-acquire is replaced
+	// by a fresh one (Key deleted it).
+	if (errors.Is(err, drm.ErrLicenseNotFound) || reacquirable(err)) && h != nil {
 		res, aerr := c.Acquire(ctx, h, laURL)
 		if aerr != nil {
 			return nil, aerr

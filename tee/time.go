@@ -478,3 +478,53 @@ func timeError(lic *xmr.License, now, firstPlay time.Time) error {
 	}
 	return nil
 }
+
+// Usable tells whether a license would be usable on this device now,
+// without binding it or changing any state: its objects pass the
+// fail-closed table, it is bound to this device's key and level, and its
+// dates hold on the trusted clock (with the first play the TEE recorded
+// for it). The MAC and nonce are not checked: they need the content key.
+// The REE shows the answer next to a license (usable_now).
+func (d *Device) Usable(license []byte) error {
+	lic, err := xmr.Parse(license)
+	if err != nil {
+		return fmt.Errorf("tee: %w", err)
+	}
+	if dk, ok := lic.DeviceKey(); !ok || dk != d.encPub {
+		return fmt.Errorf("tee: license is bound to another device key: %w", drm.ErrLicenseMismatch)
+	}
+	if minSL := lic.MinSecurityLevel(); uint32(minSL) > d.persona.SecurityLevel {
+		return fmt.Errorf("tee: license minimum security level %d is above the device's %d: %w", minSL, d.persona.SecurityLevel, drm.ErrDeviceSecurityLevelTooLow)
+	}
+	if err := checkRules(lic, d.persona, lic.Policy().Unknown); err != nil {
+		return err
+	}
+	if !policy.TimeBased(lic) {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	saved := d.rec.Time.AntiRollback // a status read moves nothing
+	defer func() { d.rec.Time.AntiRollback = saved }()
+	now, err := d.nowLocked()
+	if err != nil {
+		var ce *ClockError
+		if errors.As(err, &ce) {
+			return d.bindClockError(ce)
+		}
+		return err
+	}
+	var fp time.Time
+	if lic.Persistent() {
+		if rec := d.rec.Time.Licenses[licenseID(lic)]; rec != nil {
+			if d.persona.LicenseServerTime() && d.rec.Time.LSTSince != 0 && rec.Seen < d.rec.Time.LSTSince {
+				return fmt.Errorf("tee: this persistent time-limited license was acquired before the device took License Server Time: re-acquire it: %w",
+					drm.ErrLicenseServerTimeMustReacquireLicense)
+			}
+			if rec.FirstPlay != 0 {
+				fp = time.Unix(rec.FirstPlay, 0)
+			}
+		}
+	}
+	return timeError(lic, now, fp)
+}
