@@ -83,6 +83,11 @@ func newEnv(o Options, p *pki.PKI, work string) *env {
 
 func (e *env) close() {
 	e.closeDevices()
+	// The personas live for one run: release what their TEEs hold in a
+	// TPM (an NV counter each), which would otherwise fill its NV.
+	for _, dir := range e.devDirs {
+		_ = ree.RemoveDevice(dir)
+	}
 }
 
 func (e *env) closeDevices() {

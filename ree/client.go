@@ -116,6 +116,9 @@ type LicenseResult struct {
 	Bound            bool
 	MinSecurityLevel uint16
 	Err              error // why binding failed (wraps a drm.Code)
+	// XMR is the license as received (its content key stays encrypted to
+	// the device): what [Client.LicenseTimes] reads.
+	XMR []byte
 }
 
 // AcquireOption adjusts one license request.
@@ -287,7 +290,7 @@ func (c *Client) BindLicense(lic []byte) LicenseResult { return c.bind(lic, true
 // bind binds one license, keeps its key for the session and stores it if
 // persistent (and store is set).
 func (c *Client) bind(lic []byte, store bool) LicenseResult {
-	var r LicenseResult
+	r := LicenseResult{XMR: lic}
 	if l, err := xmr.Parse(lic); err == nil {
 		if ck, err := l.ContentKey(); err == nil {
 			r.KID = ck.KID

@@ -481,3 +481,20 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// RemoveDevice deletes the device in dir: it releases the TPM resources the
+// TEE holds for it (tee.Device.Destroy) and removes the directory.
+func RemoveDevice(dir string) error {
+	d, err := OpenDevice(dir)
+	if err != nil {
+		return err
+	}
+	err = d.TEE.Destroy()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}

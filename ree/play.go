@@ -347,6 +347,18 @@ func (c *Client) trackKey(ctx context.Context, ti mp4.DecryptTrackInfo, h *pro.H
 		id = h.KIDs[0].ID
 	}
 	k, err := c.Key(id)
+	// A stored license refused because the secure clock needs a sync is
+	// tried again after the sync License Server Time defines, once.
+	if errors.Is(err, drm.ErrSecureTimeClockNotSet) && h != nil {
+		u := laURL
+		if u == "" {
+			u = h.LAURL
+		}
+		if _, serr := c.SyncClock(ctx, u); serr != nil {
+			return nil, fmt.Errorf("%w (the clock sync that followed failed: %v)", err, serr)
+		}
+		k, err = c.Key(id)
+	}
 	// A stored license License Server Time asks to re-acquire is replaced
 	// by a fresh one (Key deleted it).
 	if (errors.Is(err, drm.ErrLicenseNotFound) || reacquirable(err)) && h != nil {

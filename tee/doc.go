@@ -56,6 +56,35 @@
 // then builds the LA element and signs its SignedInfo itself
 // (docs/formats/soap.md §2).
 //
+// # Sealed state
+//
+// What the TEE decides on across processes (the nonce FIFO, the clocks, the
+// first-play times of persistent licenses) is one sealed blob that a
+// [Storage] keeps (the device's store.db): AES-256-GCM under a key derived
+// from a per-device storage root, which the backend seals (a TPM sealed
+// object under the SRK; the soft backend keeps it raw, as it keeps its
+// keys). On a backend whose NV outlives the process and the device
+// directory (swtpm, a TPM device), a TPM NV counter is the state's
+// generation: a commit writes the blob one generation ahead and then
+// increments the counter, so a crash in between is finished at the next
+// open, and a blob older than the counter (a store file copied back) is
+// refused with a [*RollbackError]. "soft" and "sim" keep everything in the
+// device directory, where a copy cannot be told from the original:
+// [Device.RollbackProtected] says so (docs/protocol.md "TEE state").
+//
+// # Clocks and time-based licenses
+//
+// The leaf certificate claims the device's trusted clock
+// ([Persona.ClockKind]). A secure clock is set only from server-signed time
+// ([Device.SetSecureTime]) and runs on the TPM Clock; a TPM reset or a
+// non-orderly power loss needs a resync. An anti-rollback clock reads the
+// HAL wall clock and refuses one behind its last-known-good time, raised by
+// the TPM Clock elapsed since (package clock). A time-based license binds
+// only on a device whose clock gives a time; its dates are checked at bind,
+// at every play start ([Key.Enable], which records the first play), and,
+// for real-time expiration, at every sample (docs/protocol.md "Trusted
+// clocks").
+//
 // # Security considerations
 //
 // A [State] is stored where the REE can edit it, so [Open] trusts only what

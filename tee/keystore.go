@@ -44,6 +44,7 @@ type keyStore interface {
 	defineCounter(rand io.Reader) (index uint32, value uint64, err error)
 	readCounter(index uint32) (uint64, error)
 	incrementCounter(index uint32) (uint64, error)
+	undefineCounter(index uint32) error
 	// clockInfo reads the TPM Clock; advanceClock moves it forward
 	// (TPM2_ClockSet). soft has no TPM Clock (the TEE emulates one).
 	clockInfo() (clock.Reading, error)
@@ -126,6 +127,7 @@ var errNoNV = errors.New("tee: the backend has no persistent NV")
 func (softStore) defineCounter(io.Reader) (uint32, uint64, error) { return 0, 0, errNoNV }
 func (softStore) readCounter(uint32) (uint64, error)              { return 0, errNoNV }
 func (softStore) incrementCounter(uint32) (uint64, error)         { return 0, errNoNV }
+func (softStore) undefineCounter(uint32) error                    { return errNoNV }
 
 var errNoTPMClock = errors.New("tee: the soft backend has no TPM Clock")
 
@@ -184,6 +186,7 @@ func (s *tpmStore) defineCounter(rand io.Reader) (uint32, uint64, error) {
 }
 func (s *tpmStore) readCounter(i uint32) (uint64, error)      { return s.t.ReadCounter(i) }
 func (s *tpmStore) incrementCounter(i uint32) (uint64, error) { return s.t.IncrementCounter(i) }
+func (s *tpmStore) undefineCounter(i uint32) error            { return s.t.UndefineCounter(i) }
 
 func (s *tpmStore) clockInfo() (clock.Reading, error) {
 	c, err := s.t.Clock()

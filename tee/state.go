@@ -389,3 +389,20 @@ func (d *Device) Close() error {
 	}
 	return d.commitLocked()
 }
+
+// Destroy releases what the device holds in the TPM beyond its key blobs:
+// the state generation counter's NV index (NV is small: swtpm holds about
+// a thousand counters). The device cannot be opened afterwards. Devices
+// made for one run (a conformance run's personas) are destroyed at its end.
+func (d *Device) Destroy() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sealed == nil || d.sealed.index == 0 {
+		return nil
+	}
+	if err := d.b.ks.undefineCounter(d.sealed.index); err != nil {
+		return fmt.Errorf("tee: failed to release the state generation counter: %w", err)
+	}
+	d.sealed = nil
+	return nil
+}

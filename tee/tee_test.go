@@ -53,7 +53,7 @@ func provision(t *testing.T, b *tee.Backend, sl uint32) *tee.Device {
 
 // provisionWith provisions a device on a storage the test keeps, so that
 // it can reopen the device from its State as the REE does.
-func provisionWith(t *testing.T, b *tee.Backend, sl uint32, version string) (*tee.Device, tee.Storage) {
+func provisionWith(t testing.TB, b *tee.Backend, sl uint32, version string) (*tee.Device, tee.Storage) {
 	t.Helper()
 	req, err := getFixture().ProvisionRequest(sl, version)
 	require.NoError(t, err)
