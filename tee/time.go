@@ -4,16 +4,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/policy"
+	"github.com/prsim/prsim/tee/internal/tpm"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/soap"
 	"github.com/prsim/prsim/wire/xmr"
@@ -407,19 +405,10 @@ func (e *emuClock) advance(by time.Duration) error {
 	return e.advanceFn(by)
 }
 
-// hostBoot returns the host's boot ID and its CLOCK_BOOTTIME (which runs
-// through suspend and is comparable across processes of one boot).
-func hostBoot() (string, int64, error) {
-	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return "", 0, err
-	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return "", 0, err
-	}
-	return strings.TrimSpace(string(id)), ts.Nano(), nil
-}
+// hostBoot and bootTime read the host's boot ID and CLOCK_BOOTTIME (which
+// runs through suspend and is comparable across processes of one boot).
+func hostBoot() (string, int64, error) { return tpm.HostBoot() }
+func bootTime() (int64, error)         { return tpm.BootTime() }
 
 // openEmu sets up the emulated clock from the sealed record. d.mu is held
 // (or d is not shared yet).
@@ -428,7 +417,7 @@ func (d *Device) openEmu() error {
 	if _, soft := d.b.ks.(softStore); soft {
 		e.soft = true
 		e.raw = func() (clock.Reading, error) {
-			_, bt, err := hostBoot()
+			bt, err := bootTime()
 			return clock.Reading{Clock: uint64(bt / int64(time.Millisecond)), Safe: true}, err
 		}
 	} else {

@@ -128,7 +128,7 @@ func startup(s *streamTPM) (resumed bool, err error) {
 func (tp *TPM) resume(pw *powerRecord) error {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	id, now, err := hostBoot()
+	id, now, err := HostBoot()
 	if err != nil || id == "" {
 		return nil // unknown host state: leave the Clock as swtpm kept it
 	}
@@ -160,7 +160,7 @@ func (tp *TPM) suspend(dir string) error {
 	if _, err := (tpm2.Shutdown{ShutdownType: tpm2.TPMSUState}).Execute(tp.t); err != nil {
 		return fmt.Errorf("tpm: TPM2_Shutdown failed: %w", err)
 	}
-	id, now, err := hostBoot()
+	id, now, err := HostBoot()
 	if cerr != nil || err != nil {
 		return nil // nothing to advance from; the resume still works
 	}
