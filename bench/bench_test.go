@@ -377,22 +377,6 @@ func (p *play) run(ctx context.Context) ([]ree.Track, error) {
 
 // --- Benchmarks.
 
-func BenchmarkAcquire(b *testing.B) {
-	for _, name := range backends {
-		b.Run(name, func(b *testing.B) {
-			c := newClient(b, provision(b, backend(b, name)))
-			h := header(b, ctrKID, pro.AlgAESCTR)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := acquire(ctx, c, h, ""); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
 func BenchmarkAcquireClient(b *testing.B) {
 	for _, name := range backends {
 		b.Run(name, func(b *testing.B) {

@@ -83,10 +83,13 @@ func newEnv(o Options, p *pki.PKI, work string) *env {
 
 func (e *env) close() {
 	e.closeDevices()
-	// The personas live for one run: release what their TEEs hold in a
-	// TPM (an NV counter each), which would otherwise fill its NV.
-	for _, dir := range e.devDirs {
-		_ = ree.RemoveDevice(dir)
+	// Personas in a temporary work directory live for one run: release
+	// what their TEEs hold in a TPM (an NV counter each), which would
+	// otherwise fill its NV. A work directory the user chose is kept.
+	if e.o.WorkDir == "" {
+		for _, dir := range e.devDirs {
+			_ = ree.RemoveDevice(dir)
+		}
 	}
 }
 

@@ -142,9 +142,11 @@ type records struct {
 	Time timeRecords `json:"time"`
 }
 
+// nonceRecord is one outstanding nonce and the KIDs bound under it, as
+// byte strings (base64 in JSON: a [16]byte would encode as 16 numbers).
 type nonceRecord struct {
-	Nonce [16]byte   `json:"n"`
-	Bound [][16]byte `json:"b,omitempty"`
+	Nonce []byte   `json:"n"`
+	Bound [][]byte `json:"b,omitempty"`
 }
 
 // sealed is the TEE's state handle: the derived key, the storage and the
@@ -329,9 +331,14 @@ func (d *Device) commit() error {
 func (d *Device) loadNonces() {
 	d.nonces = d.nonces[:0]
 	for _, r := range d.rec.Nonces {
-		e := nonceEntry{n: r.Nonce}
+		if len(r.Nonce) != 16 {
+			continue // authenticated, so never; skip rather than panic
+		}
+		e := nonceEntry{n: [16]byte(r.Nonce)}
 		for _, b := range r.Bound {
-			e.bound = append(e.bound, kid.ID(b))
+			if len(b) == kid.Size {
+				e.bound = append(e.bound, kid.ID(b))
+			}
 		}
 		d.nonces = append(d.nonces, e)
 	}
@@ -343,9 +350,9 @@ func (d *Device) loadNonces() {
 func (d *Device) saveNonces() {
 	d.rec.Nonces = d.rec.Nonces[:0]
 	for _, e := range d.nonces {
-		r := nonceRecord{Nonce: e.n}
+		r := nonceRecord{Nonce: e.n[:]}
 		for _, b := range e.bound {
-			r.Bound = append(r.Bound, b)
+			r.Bound = append(r.Bound, b[:])
 		}
 		d.rec.Nonces = append(d.rec.Nonces, r)
 	}

@@ -379,6 +379,7 @@ type emuRecord struct {
 // TPM Clock, or the host's CLOCK_BOOTTIME for soft) plus an offset, and
 // the resets counted across processes.
 type emuClock struct {
+	bootID    string // the host boot this process runs in
 	raw       func() (clock.Reading, error)
 	offset    int64 // ms added to the raw clock
 	resets    uint32
@@ -429,11 +430,12 @@ func (d *Device) openEmu() error {
 		return fmt.Errorf("tee: failed to read the TPM Clock: %w", err)
 	}
 	e.baseReset = now.ResetCount
+	id, bt, err := hostBoot()
+	if err != nil {
+		return fmt.Errorf("tee: cannot read the host boot clock: %w", err)
+	}
+	e.bootID = id
 	if rec := d.rec.Time.Emu; rec != nil {
-		id, bt, err := hostBoot()
-		if err != nil {
-			return fmt.Errorf("tee: cannot read the host boot clock: %w", err)
-		}
 		target := int64(rec.Clock)
 		e.resets = rec.Resets
 		if id == rec.BootID && bt >= rec.Boottime {
@@ -453,11 +455,11 @@ func (d *Device) saveEmu() {
 		return
 	}
 	r, err := d.emu.read()
-	id, bt, berr := hostBoot()
+	bt, berr := bootTime()
 	if err != nil || berr != nil {
 		return
 	}
-	d.rec.Time.Emu = &emuRecord{BootID: id, Boottime: bt, Clock: r.Clock, Resets: r.ResetCount}
+	d.rec.Time.Emu = &emuRecord{BootID: d.emu.bootID, Boottime: bt, Clock: r.Clock, Resets: r.ResetCount}
 }
 
 // timeError checks lic's dates at now (policy.CheckTime).

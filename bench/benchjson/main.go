@@ -1,14 +1,17 @@
 // Command benchjson turns the text output of `go test -bench` into the JSON
 // summary `make bench` writes to bench/results.json: the run's environment,
-// every benchmark's numbers, and the ratios that say what prsim costs
-// against the raw crypto and AES it is built on (see package bench).
+// every benchmark's numbers, the ratios that say what prsim costs against
+// the raw crypto and AES it is built on and what the sealed TEE state costs
+// per acquisition and per play start, and absolute figures in microseconds
+// (see package bench). Each derived number carries a one-line meaning.
 //
 //	go test -run='^$' -bench=. -benchmem ./bench | go run ./bench/benchjson > bench/results.json
 //
 // It reads standard input and exits 1, writing nothing, on a result line it
 // cannot read, on a failed run (a FAIL line) or when the input holds no
-// benchmark result at all. A ratio whose benchmarks are missing (a run of
-// -bench=Decrypt, say, or tpm variants skipped without cgo) is left out.
+// benchmark result at all. A ratio or figure whose benchmarks are missing (a
+// run of -bench=Decrypt, say, tpm variants skipped without cgo, or swtpm
+// ones without swtpm) is left out.
 //
 // Result lines look like
 //
@@ -52,6 +55,7 @@ func run(in io.Reader, out io.Writer, goVersion string, now time.Time) error {
 	r.Go = goVersion
 	r.Date = now.UTC().Format(time.RFC3339)
 	r.Ratios = ratios(r.Benchmarks)
+	r.Absolute = absolutes(r.Benchmarks)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -70,6 +74,7 @@ type report struct {
 	Date       string            `json:"date"`
 	Benchmarks map[string]result `json:"benchmarks"`
 	Ratios     map[string]ratio  `json:"ratios"`
+	Absolute   map[string]figure `json:"absolute"`
 }
 
 // result is one benchmark's numbers. Optional ones are nil when the run did
@@ -87,6 +92,13 @@ type result struct {
 // ratio is a derived number and what it means.
 type ratio struct {
 	Value   float64 `json:"value"`
+	Meaning string  `json:"meaning"`
+}
+
+// figure is a derived absolute number, its unit and what it means.
+type figure struct {
+	Value   float64 `json:"value"`
+	Unit    string  `json:"unit"`
 	Meaning string  `json:"meaning"`
 }
 
@@ -284,6 +296,18 @@ var ratioDefs = []ratioDef{
 		"fraction of a full acquisition (soft) spent on the client side: server cert check, challenge, response verification, binding"},
 	{"server_share_of_acquire", "AcquireServer", "Acquire/soft", false,
 		"fraction of a full acquisition (soft) spent in the reference server's ServeHTTP"},
+	{"sealed_store_per_acquisition", "Acquire/soft-store", "Acquire/soft", false,
+		"full acquisition (soft) with the sealed TEE state in the device's bbolt store ÷ the same with it in memory: what the store's two fsync'd commits (the challenge nonce, its consumption by the bind) cost per acquisition, as a multiple"},
+	{"sealed_store_per_acquisition_swtpm", "Acquire/swtpm-store", "Acquire/swtpm", false,
+		"the same on swtpm, where both sides also increment the TPM NV generation counter twice: the bbolt store's share of a rollback-protected acquisition"},
+	{"acquire_swtpm_store_vs_soft", "Acquire/swtpm-store", "Acquire/soft", false,
+		"a rollback-protected device (keys and generation counter in swtpm, sealed state in bbolt) ÷ a soft device with its state in memory, per acquisition"},
+	{"commit_store_vs_memory", "Commit/store", "Commit/memory", false,
+		"one commit of the sealed TEE state (NewNonce: seal with AES-256-GCM, write) to the bbolt store ÷ to memory"},
+	{"play_start_sealed_commit", "PlayStart/timed-store", "PlayStart/plain", false,
+		"play start (Key.Enable) of a persistent license with an end date on an anti-rollback clock, committing to the bbolt store ÷ play start of a license without time policy (no commit)"},
+	{"play_start_store_vs_memory", "PlayStart/timed-store", "PlayStart/timed", false,
+		"play start of the time-based license with the sealed state in the bbolt store ÷ in memory: the store's share of the commit"},
 	{"decrypt_cenc_tee_vs_raw_ctr", "Decrypt/cenc-tee", "Decrypt/cenc-raw", true,
 		"TEE cenc throughput ÷ bare crypto/cipher AES-CTR throughput, 1 MiB samples (1 = no overhead; the TEE does the same AES work, so values above 1 are noise)"},
 	{"decrypt_cenc_tee_vs_raw_ctr_4k", "Decrypt/cenc-tee-4k", "Decrypt/cenc-raw-4k", true,
@@ -292,6 +316,57 @@ var ratioDefs = []ratioDef{
 		"TEE cbcs (1:9 pattern) throughput ÷ bare crypto/cipher CBC over the same crypt blocks, 1 MiB samples"},
 	{"decrypt_cbcs_tee_vs_raw_cbc_4k", "Decrypt/cbcs-tee-4k", "Decrypt/cbcs-raw-4k", true,
 		"TEE cbcs (1:9) throughput ÷ bare CBC over the same crypt blocks, 4 KiB samples: per-sample overhead; values above 1 are noise"},
+}
+
+// absoluteDef derives one absolute figure in microseconds: num's ns/op,
+// less minus's when minus is set.
+type absoluteDef struct {
+	name, num, minus string
+	meaning          string
+}
+
+var absoluteDefs = []absoluteDef{
+	{"commit_memory_us", "Commit/memory", "",
+		"one commit of the sealed TEE state to memory (soft backend): seal the state with AES-256-GCM and keep the blob"},
+	{"commit_store_us", "Commit/store", "",
+		"one commit of the sealed TEE state to the bbolt store (one fsync'd transaction)"},
+	{"commit_swtpm_us", "Commit/swtpm", "",
+		"one commit on swtpm with the state in memory: seal, then increment the TPM NV generation counter"},
+	{"commit_swtpm_store_us", "Commit/swtpm-store", "",
+		"one commit on swtpm to the bbolt store: seal, fsync'd write, NV counter increment (a rollback-protected device's commit)"},
+	{"sealed_store_per_acquisition_us", "Acquire/soft-store", "Acquire/soft",
+		"the bbolt store's added time per acquisition (soft): Acquire/soft-store − Acquire/soft (a difference of two noisy means)"},
+	{"sealed_store_per_acquisition_swtpm_us", "Acquire/swtpm-store", "Acquire/swtpm",
+		"the bbolt store's added time per acquisition on swtpm: Acquire/swtpm-store − Acquire/swtpm"},
+	{"play_start_plain_us", "PlayStart/plain", "",
+		"play start (Key.Enable: output decision, decryptor released) of a persistent license without time policy; nothing is committed"},
+	{"play_start_timed_us", "PlayStart/timed", "",
+		"play start of a persistent license with an end date on an anti-rollback clock, state in memory: trusted clock read, date check, first-play record, one commit"},
+	{"play_start_timed_store_us", "PlayStart/timed-store", "",
+		"the same play start with the sealed state in the bbolt store"},
+	{"play_start_timed_swtpm_store_us", "PlayStart/timed-swtpm-store", "",
+		"the same play start on swtpm with the bbolt store: TPM Clock read, fsync'd write, NV counter increment"},
+}
+
+// absolutes derives every absolute figure whose benchmarks are present.
+func absolutes(bs map[string]result) map[string]figure {
+	out := map[string]figure{}
+	for _, d := range absoluteDefs {
+		num, ok := bs[d.num]
+		if !ok {
+			continue
+		}
+		ns := num.NsPerOp
+		if d.minus != "" {
+			m, ok := bs[d.minus]
+			if !ok {
+				continue
+			}
+			ns -= m.NsPerOp
+		}
+		out[d.name] = figure{Value: math.Round(ns/100) / 10, Unit: "µs", Meaning: d.meaning}
+	}
+	return out
 }
 
 // ratios derives every ratio whose two benchmarks are present.

@@ -23,7 +23,7 @@ var (
 )
 
 // testdata/sample.txt is the output of one `make bench` run on a 2-core
-// AMD EPYC VM (bench/bench.txt, copied unchanged).
+// VM shared with other jobs (bench/bench.txt, copied unchanged).
 func readSample(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "sample.txt"))
@@ -48,23 +48,23 @@ func TestSample(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "linux", r.GOOS)
 	require.Equal(t, "amd64", r.GOARCH)
-	require.Equal(t, "AMD EPYC", r.CPU)
+	require.Equal(t, "Oxide Virtual Turin-like Processor", strings.TrimSpace(r.CPU))
 	require.Equal(t, "github.com/prsim/prsim/bench", r.Pkg)
-	require.Len(t, r.Benchmarks, 27)
+	require.Len(t, r.Benchmarks, 39)
 
-	// BenchmarkAcquire/soft-2  962  1334381 ns/op  319410 B/op  2930 allocs/op
+	// BenchmarkAcquire/soft-2  672  2220338 ns/op  383326 B/op  2966 allocs/op
 	a := r.Benchmarks["Acquire/soft"]
 	require.Equal(t, 1, a.Runs)
-	require.Equal(t, int64(962), a.Iterations)
-	require.Equal(t, 1334381.0, a.NsPerOp)
+	require.Equal(t, int64(672), a.Iterations)
+	require.Equal(t, 2220338.0, a.NsPerOp)
 	require.Nil(t, a.MBPerS)
-	require.Equal(t, 319410.0, *a.BytesPerOp)
-	require.Equal(t, 2930.0, *a.AllocsPerOp)
+	require.Equal(t, 383326.0, *a.BytesPerOp)
+	require.Equal(t, 2966.0, *a.AllocsPerOp)
 
-	// BenchmarkDecrypt/cenc-raw-4k-2  1275598  935.3 ns/op  4379.54 MB/s  528 B/op  2 allocs/op
+	// BenchmarkDecrypt/cenc-raw-4k-2  1000000  1015 ns/op  4035.76 MB/s  528 B/op  2 allocs/op
 	d := r.Benchmarks["Decrypt/cenc-raw-4k"]
-	require.Equal(t, 935.3, d.NsPerOp)
-	require.Equal(t, 4379.54, *d.MBPerS)
+	require.Equal(t, 1015.0, d.NsPerOp)
+	require.Equal(t, 4035.76, *d.MBPerS)
 	require.Contains(t, r.Benchmarks, "AcquireServer")
 	require.Contains(t, r.Benchmarks, "CryptoFloor/total")
 
@@ -73,10 +73,24 @@ func TestSample(t *testing.T) {
 		require.Contains(t, rs, def.name)
 		require.NotEmpty(t, rs[def.name].Meaning)
 	}
-	require.InDelta(t, 1334381.0/788457.0, rs["acquire_soft_vs_crypto_floor"].Value, 0.001)
-	require.InDelta(t, 2014162.0/1334381.0, rs["acquire_tpm_vs_soft"].Value, 0.001)
-	require.InDelta(t, 613028.0/1334381.0, rs["client_share_of_acquire"].Value, 0.001)
-	require.InDelta(t, 5193.61/4379.54, rs["decrypt_cenc_tee_vs_raw_ctr_4k"].Value, 0.001)
+	require.InDelta(t, 2220338.0/787401.0, rs["acquire_soft_vs_crypto_floor"].Value, 0.001)
+	require.InDelta(t, 3482151.0/2220338.0, rs["acquire_tpm_vs_soft"].Value, 0.001)
+	require.InDelta(t, 942210.0/2220338.0, rs["client_share_of_acquire"].Value, 0.001)
+	require.InDelta(t, 3474.81/4035.76, rs["decrypt_cenc_tee_vs_raw_ctr_4k"].Value, 0.001)
+	require.InDelta(t, 3517074.0/2220338.0, rs["sealed_store_per_acquisition"].Value, 0.001)
+	require.InDelta(t, 6560634.0/5297468.0, rs["sealed_store_per_acquisition_swtpm"].Value, 0.001)
+	require.InDelta(t, 418314.0/1691.0, rs["play_start_sealed_commit"].Value, 0.001)
+
+	// Every absolute figure, in µs.
+	abs := absolutes(r.Benchmarks)
+	for _, def := range absoluteDefs {
+		require.Contains(t, abs, def.name)
+		require.NotEmpty(t, abs[def.name].Meaning)
+	}
+	require.InDelta(t, 683.0, abs["commit_store_us"].Value, 0.05)
+	require.InDelta(t, 110.0, abs["commit_memory_us"].Value, 0.05)
+	require.InDelta(t, (3517074.0-2220338.0)/1000, abs["sealed_store_per_acquisition_us"].Value, 0.05)
+	require.InDelta(t, 1180.5, abs["play_start_timed_swtpm_store_us"].Value, 0.05)
 }
 
 func TestNames(t *testing.T) {
@@ -126,11 +140,49 @@ func TestMissingBenchmarksOmitRatios(t *testing.T) {
 	require.Len(t, r.Ratios, 4)
 	require.Contains(t, r.Ratios, "decrypt_cenc_tee_vs_raw_ctr")
 	require.NotContains(t, r.Ratios, "acquire_soft_vs_crypto_floor")
+	require.Empty(t, r.Absolute, "no commit or play-start benchmark in this run")
 
 	// Without MB/s a throughput ratio cannot be formed.
 	r2, err := parse(strings.NewReader("BenchmarkDecrypt/cenc-tee-2 1 5 ns/op\nBenchmarkDecrypt/cenc-raw-2 1 5 ns/op\n"))
 	require.NoError(t, err)
 	require.Empty(t, ratios(r2.Benchmarks))
+}
+
+// The sealed-state figures: ratios of the same run, and microseconds, a
+// difference only when both of its benchmarks ran.
+func TestSealedStateFigures(t *testing.T) {
+	in := strings.Join([]string{
+		"BenchmarkAcquire/soft-2 100 1000000 ns/op",
+		"BenchmarkAcquire/soft-store-2 100 2500000 ns/op",
+		"BenchmarkCommit/memory-2 100 40000 ns/op",
+		"BenchmarkCommit/store-2 100 700000 ns/op",
+		"BenchmarkPlayStart/plain-2 100 1500 ns/op",
+		"BenchmarkPlayStart/timed-2 100 45000 ns/op",
+		"BenchmarkPlayStart/timed-store-2 100 900049 ns/op",
+		"",
+	}, "\n")
+	var out bytes.Buffer
+	require.NoError(t, run(strings.NewReader(in), &out, testGo, testDate))
+	var r report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &r))
+	require.InDelta(t, 2.5, r.Ratios["sealed_store_per_acquisition"].Value, 1e-9)
+	require.InDelta(t, 17.5, r.Ratios["commit_store_vs_memory"].Value, 1e-9)
+	require.InDelta(t, 600.033, r.Ratios["play_start_sealed_commit"].Value, 1e-9)
+	require.InDelta(t, 20.001, r.Ratios["play_start_store_vs_memory"].Value, 1e-9)
+	require.NotContains(t, r.Ratios, "sealed_store_per_acquisition_swtpm", "no swtpm in this run")
+
+	want := map[string]float64{
+		"commit_memory_us": 40, "commit_store_us": 700, "sealed_store_per_acquisition_us": 1500,
+		"play_start_plain_us": 1.5, "play_start_timed_us": 45, "play_start_timed_store_us": 900,
+	}
+	require.Len(t, r.Absolute, len(want))
+	for name, v := range want {
+		f, ok := r.Absolute[name]
+		require.True(t, ok, name)
+		require.InDelta(t, v, f.Value, 1e-9, name)
+		require.Equal(t, "µs", f.Unit, name)
+		require.NotEmpty(t, f.Meaning, name)
+	}
 }
 
 func TestMalformed(t *testing.T) {

@@ -3,7 +3,10 @@
 // SL3000 device whose keys live in the TPM simulator, cenc and cbcs DASH
 // content (separate video and audio keys), license acquisition, playback
 // through the TEE, and a byte-for-byte check of every decrypted sample
-// against the clear source. It is the body of "prsim demo" and "make demo".
+// against the clear source; then the refusals a device owes (a security
+// level too low, an output without the required protection, a wall clock
+// set back or a license past its end on the TEE's trusted clock) and the
+// conformance suite. It is the body of "prsim demo" and "make demo".
 package demo
 
 import (
@@ -18,6 +21,7 @@ import (
 
 	"github.com/Eyevinn/mp4ff/mp4"
 
+	"github.com/prsim/prsim/clock"
 	"github.com/prsim/prsim/conformance"
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/hal"
@@ -27,6 +31,7 @@ import (
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/ree"
+	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/kid"
 )
 
@@ -218,7 +223,13 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	// 8. The main job: the conformance suite, against the clean server and
+	// 9. Trusted time: the TEE judges dates on its own clock, not the
+	// user's wall clock.
+	if err := trustedTime(ctx, n, fx, filepath.Join(dir, "device-clock"), all[0].content.MPD, laURL, filepath.Join(dir, "out-clock")); err != nil {
+		return err
+	}
+
+	// 10. The main job: the conformance suite, against the clean server and
 	// against one with a known bug injected.
 	if err := conform(ctx, n, fx, laURL, filepath.Join(dir, "conformance")); err != nil {
 		return err
@@ -274,6 +285,75 @@ func outputs(ctx context.Context, n *narrator, fx *fixture.Fixture, devDir, mpdP
 	}
 	n.detail("with --strategy refuse the TEE refuses playback instead: %v", drm.ErrTEEOutputProtectionRequirementsNotMet)
 	return nil
+}
+
+// trustedTime shows the anti-rollback clock at work on a PlayReady 4.5
+// device: a persistent license that ends in an hour plays; the user sets
+// the wall clock back two hours and the TEE refuses to play
+// (DRM_E_TEE_CLOCK_DRIFTED: the wall clock is behind the clock's
+// last-known-good time); set right again it plays; then two hours pass
+// without waiting (TPM2_ClockSet moves the TPM Clock that witnesses the
+// wall clock, and the wall clock moves with it) and the license has expired
+// (DRM_E_LICENSE_EXPIRED). The device is a software one: the simulator is
+// one per process and the main device holds it; the soft backend carries an
+// emulated TPM Clock in its sealed state, which ClockSet moves the same way.
+func trustedTime(ctx context.Context, n *narrator, fx *fixture.Fixture, devDir, mpdPath, laURL, out string) error {
+	d, err := fx.NewDevice(devDir, fixture.Device{SecurityLevel: 3000, Version: "4.5", Clock: clock.KindAntiRollback})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Whole seconds: XMR dates have no finer resolution.
+	end := d.Wall.Now().UTC().Add(time.Hour).Truncate(time.Second)
+	url := laURL + "?cfg=(persist:true,enddate:" + end.Format("20060102150405") + ")"
+	if _, err := d.Client.Play(ctx, mpdPath, out, url); err != nil {
+		return err
+	}
+	n.say("Trusted time: a PlayReady 4.5 device with an anti-rollback clock acquired persistent licenses ending at %s and played the cenc presentation; the TEE checks the dates on its own clock (the wall clock, never allowed behind its sealed last-known-good time, which the TPM Clock witnesses).",
+		end.Format(time.RFC3339))
+
+	if err := d.AdvanceWallClock(-2 * time.Hour); err != nil {
+		return err
+	}
+	_, err = d.Client.Play(ctx, mpdPath, out+"-back", url)
+	if !errors.Is(err, drm.ErrTEEClockDrifted) {
+		return fmt.Errorf("demo: playing with the wall clock set back 2 h was not refused with %s (%v)", drm.ErrTEEClockDrifted, err)
+	}
+	n.detail("the user set the wall clock back 2 h to stretch the license: refused, %s: %s", drm.ErrTEEClockDrifted, clockReason(err))
+
+	if err := d.AdvanceWallClock(2 * time.Hour); err != nil {
+		return err
+	}
+	if _, err := d.Client.Play(ctx, mpdPath, out+"-again", url); err != nil {
+		return fmt.Errorf("demo: playing with the wall clock set right again: %w", err)
+	}
+	n.detail("wall clock set right again: plays")
+
+	// Two hours pass: the TPM Clock and the wall clock both move, as they
+	// would in real time, and the license's end is behind them.
+	if err := d.TEE.AdvanceTPMClock(2 * time.Hour); err != nil {
+		return err
+	}
+	if err := d.AdvanceWallClock(2 * time.Hour); err != nil {
+		return err
+	}
+	_, err = d.Client.Play(ctx, mpdPath, out+"-late", url)
+	if !errors.Is(err, drm.ErrLicenseExpired) {
+		return fmt.Errorf("demo: playing 2 h later was not refused with %s (%v)", drm.ErrLicenseExpired, err)
+	}
+	n.detail("two hours later, without waiting (the TPM Clock moved forward as TPM2_ClockSet does, emulated on this software device, and the wall clock with it): the license ended at %s, refused, %s",
+		end.Format(time.RFC3339), drm.ErrLicenseExpired)
+	return nil
+}
+
+// clockReason is the TEE's reason for a clock refusal, which names times
+// only (never key material).
+func clockReason(err error) string {
+	var ce *tee.ClockError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return err.Error()
 }
 
 // conform runs the conformance suite against the demo's server, then

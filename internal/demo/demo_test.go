@@ -20,6 +20,10 @@ func TestRunSoftAndSim(t *testing.T) {
 		require.Contains(t, s, "L7 fail (must)")
 		require.Contains(t, s, "hdmi: block")
 		require.Contains(t, s, "DRM_E_TEE_OUTPUT_PROTECTION_REQUIREMENTS_NOT_MET")
+		// Trusted time: wall clock set back, then the license's end passed.
+		require.Regexp(t, `wall clock back 2 h .*: refused, DRM_E_TEE_CLOCK_DRIFTED \(0x8004CD1F\): .*last-known-good time`, s)
+		require.Contains(t, s, "wall clock set right again: plays")
+		require.Regexp(t, `two hours later.*refused, DRM_E_LICENSE_EXPIRED \(0x8004C009\)`, s)
 	}
 }
 
