@@ -321,13 +321,6 @@ func (d *Device) commitLocked() error {
 	return nil
 }
 
-// commit is commitLocked for callers that do not hold d.mu.
-func (d *Device) commit() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.commitLocked()
-}
-
 func (d *Device) loadNonces() {
 	d.nonces = d.nonces[:0]
 	for _, r := range d.rec.Nonces {
