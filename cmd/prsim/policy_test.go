@@ -146,7 +146,9 @@ func TestBindRefusals(t *testing.T) {
 	base := startServer(t, pkiDir)
 	laURL := base + "/rightsmanager.asmx"
 	c := genContent(t, "cenc", 72, laURL)
-	dev := newDevice(t, pkiDir, 3000, "soft")
+	// A device without a trusted clock: a time-based license is refused.
+	dev := filepath.Join(t.TempDir(), "dev")
+	ok(t, "device", "new", "--pki", pkiDir, "--dir", dev, "--sl", "3000", "--tpm", "soft", "--clock", "none")
 	for cfg, code := range map[string]string{
 		"(firstexp:60)": "DRM_E_NO_CLK_SUPPORTED",
 		"(extendedrestrictions:((type:1024,mustunderstand:true,besteffort:false,data:AQ==)))": "DRM_E_EXTENDED_RESTRICTION_NOT_UNDERSTOOD",
@@ -160,4 +162,13 @@ func TestBindRefusals(t *testing.T) {
 		require.Contains(t, *p.Error, code, cfg)
 		require.Empty(t, p.Outputs, "a license that does not bind gets no output decision")
 	}
+
+	// The default anti-rollback clock enforces expiry after first play,
+	// so the same license binds and plays.
+	arDev := newDevice(t, pkiDir, 3000, "soft")
+	var p policyPlayOut
+	okJSON(t, &p, "play", "--dev", arDev, "--mpd", c.MPD, "--out", filepath.Join(t.TempDir(), "out"),
+		"--url", laURL+"?cfg="+url.QueryEscape("(firstexp:60)"), "--json")
+	require.Nil(t, p.Error)
+	require.NotEmpty(t, p.Outputs)
 }

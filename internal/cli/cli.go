@@ -78,6 +78,7 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 		newDemoCmd(),
 		newContentCmd(),
 		newConformanceCmd(),
+		newClockCmd(),
 	)
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() && !c.Runnable() {

@@ -44,6 +44,11 @@ func Markdown() string {
 					fmt.Fprintf(&b, "| `--%s` | %s | %s |\n", f.Name, code(def), f.Usage)
 				}
 			}
+			// Long says what Short cannot: the JSON a command prints, and
+			// how it behaves.
+			if c.Long != "" {
+				fmt.Fprintf(&b, "\n%s\n", strings.TrimSpace(c.Long))
+			}
 		}
 		subs := c.Commands()
 		sort.Slice(subs, func(i, j int) bool { return subs[i].Name() < subs[j].Name() })

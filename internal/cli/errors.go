@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"unicode"
@@ -60,6 +61,14 @@ func describe(err error) failure {
 	if c, ok := drm.CodeOf(err); ok {
 		reason := reasonOf(err, c)
 		return failure{Error: c.String(), Detail: joinDetail(reason, hint)}
+	}
+	var rb *ree.RollbackError
+	if errors.As(err, &rb) {
+		// Exit 1, as a DeviceStateError: the device directory is not
+		// what the TEE last wrote, no DRM code applies. The TEE's reason
+		// quotes generation numbers only.
+		return failure{Error: sanitize(filepath.Join(rb.Dir, "store.db") + " was rolled back: the TEE refuses an older copy of its state"),
+			Detail: joinDetail(stripPrefixes(rb.Err.Error()), "restore the newest copy of the device directory, or provision a new device")}
 	}
 	msg := err.Error()
 	var h hintError
@@ -132,7 +141,7 @@ func reasonOf(err error, c drm.Code) string {
 
 // pkgPrefix matches the package prefixes of library error messages
 // ("ree: ", "tee: ", …): useful in logs, noise to a user of the CLI.
-var pkgPrefix = regexp.MustCompile(`\b(ree|tee|soap|xmr|bcert|pro|store|pki|tpm|licsrv|kid|drm|demo): `)
+var pkgPrefix = regexp.MustCompile(`\b(ree|tee|soap|xmr|bcert|pro|store|pki|tpm|licsrv|kid|drm|demo|policy): `)
 
 func stripPrefixes(s string) string { return pkgPrefix.ReplaceAllString(s, "") }
 

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/policy"
 	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/tee"
 	"github.com/prsim/prsim/wire/soap"
@@ -41,6 +43,14 @@ func TestDescribe(t *testing.T) {
 			"create one with 'prsim pki init --dir /p'"},
 		{"no-device", &ree.NoDeviceError{Dir: "/d"}, "no device in /d (no device.json)",
 			"run 'prsim device new --dir /d --pki PKI --sl 150|2000|3000' first"},
+		{"rollback", &ree.RollbackError{Dir: "/d", Err: &tee.RollbackError{Stored: 3, Counter: 5, Reason: "older than the TPM counter"}},
+			"/d/store.db was rolled back: the TEE refuses an older copy of its state",
+			"TEE state refused: older than the TPM counter (state generation 3, TPM counter 5); restore the newest copy"},
+		{"clock-error", fmt.Errorf("ree: play: %w", &tee.ClockError{Code: drm.ErrTEEClockDrifted, Reason: "the wall clock is 2h0m0s before the last-known-good time"}),
+			drm.ErrTEEClockDrifted.String(), "play: trusted clock: the wall clock is 2h0m0s before the last-known-good time"},
+		{"time-error", fmt.Errorf("tee: %w", &policy.TimeError{Code: drm.ErrLicenseExpired, Reason: "the license expired",
+			At: time.Unix(2000000000, 0), Now: time.Unix(2000000001, 0)}),
+			drm.ErrLicenseExpired.String(), "the license expired at 2033-05-18T03:33:20Z; device time 2033-05-18T03:33:21Z"},
 		{"keys-lost", fmt.Errorf("ree: failed to build challenge: %w", fmt.Errorf("%w (tpm: boom)", tee.ErrKeysLost)),
 			"this device's keys were made on another TPM, or the TPM was cleared", "the TPM refused"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -139,6 +140,44 @@ type licenseJSON struct {
 	MinSecurityLevel uint16  `json:"min_security_level"`
 	Error            *string `json:"error"`
 	Detail           *string `json:"detail"`
+	ree.LicenseTimes
+}
+
+// licenseTimesDoc documents the time fields of the license JSON.
+const licenseTimesDoc = "Each license carries its time policy and whether the TEE would use it now: `begin`, `end` (RFC 3339 or null; " +
+	"`end` is the earlier of the expiration and the removal date), `first_play_expiry_s` (null without one), " +
+	"`real_time_expiration` (bool), `usable_now` (bool) and `unusable_reason` (\"DRM_E_… (0x…)\" or null). Begin is " +
+	"inclusive and end exclusive, on the device's trusted clock."
+
+// timesText is a license's time policy and usability in a few words
+// ("" for a license without dates that is usable).
+func timesText(lt ree.LicenseTimes) string {
+	var parts []string
+	if lt.Begin != nil {
+		parts = append(parts, "begin="+lt.Begin.UTC().Format(time.RFC3339))
+	}
+	if lt.End != nil {
+		parts = append(parts, "end="+lt.End.UTC().Format(time.RFC3339))
+	}
+	if lt.FirstPlayExpiryS != nil {
+		parts = append(parts, fmt.Sprintf("first_play_expiry=%ds", *lt.FirstPlayExpiryS))
+	}
+	if lt.RealTimeExpiration {
+		parts = append(parts, "real_time_expiration")
+	}
+	if lt.UsableNow {
+		if len(parts) > 0 {
+			parts = append(parts, "usable now")
+		}
+	} else if lt.UnusableReason != nil {
+		code := *lt.UnusableReason
+		parts = append(parts, "unusable now: "+code)
+		why := strings.ReplaceAll(lt.Why, ": "+code, "")
+		if why = sanitize(strings.Trim(stripPrefixes(strings.ReplaceAll(why, code, "")), " :")); why != "" {
+			parts[len(parts)-1] += " (" + why + ")"
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 type acquireJSON struct {
@@ -153,6 +192,7 @@ func newLicenseAcquireCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "acquire --dev DEV (--pro B64 | --pssh B64 | --mpd FILE | --header FILE) [--url URL] [--save-exchange DIR] [--entitlement FILE --comm-key-id ID --comm-key B64] --json",
 		Short: "Send a license challenge and bind the licenses in the response",
+		Long:  licenseTimesDoc,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkLicenseURL(o.url); err != nil {
@@ -185,7 +225,8 @@ func newLicenseAcquireCmd() *cobra.Command {
 				}
 				for _, r := range res {
 					out.Licenses = append(out.Licenses, licenseJSON{KID: r.KID.String(), Persistent: r.Persistent,
-						Bound: r.Bound, MinSecurityLevel: r.MinSecurityLevel, Error: errString(r.Err), Detail: errDetail(r.Err)})
+						Bound: r.Bound, MinSecurityLevel: r.MinSecurityLevel, Error: errString(r.Err), Detail: errDetail(r.Err),
+						LicenseTimes: d.Client.LicenseTimes(r.XMR)})
 					if r.Err != nil && firstErr == nil {
 						firstErr = r.Err
 					}
@@ -203,6 +244,9 @@ func newLicenseAcquireCmd() *cobra.Command {
 						}
 					}
 					fmt.Fprintf(w, "%s persistent=%v min_sl=%d %s\n", l.KID, l.Persistent, l.MinSecurityLevel, status)
+					if t := timesText(l.LicenseTimes); t != "" {
+						fmt.Fprintf(w, "  %s\n", t)
+					}
 				}
 				for _, f := range out.ExchangeFiles {
 					fmt.Fprintf(w, "saved %s\n", f)
@@ -225,6 +269,7 @@ type storedJSON struct {
 	Stored           string `json:"stored"`
 	MinSecurityLevel uint16 `json:"min_security_level"`
 	Size             int    `json:"size"`
+	ree.LicenseTimes
 }
 
 func newLicenseListCmd() *cobra.Command {
@@ -232,6 +277,7 @@ func newLicenseListCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list --dev DEV --json",
 		Short: "List the persistent licenses in the device store",
+		Long:  licenseTimesDoc + " Listing records no first play.",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := ree.OpenDevice(o.dev)
@@ -252,6 +298,7 @@ func newLicenseListCmd() *cobra.Command {
 				if x, err := xmr.Parse(l.XMR); err == nil {
 					s.MinSecurityLevel = x.MinSecurityLevel()
 				}
+				s.LicenseTimes = d.Client.LicenseTimes(l.XMR)
 				out.Licenses = append(out.Licenses, s)
 			}
 			if o.json {
@@ -259,6 +306,9 @@ func newLicenseListCmd() *cobra.Command {
 			}
 			for _, l := range out.Licenses {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s lid=%s stored=%s min_sl=%d\n", l.KID, l.LID, l.Stored, l.MinSecurityLevel)
+				if t := timesText(l.LicenseTimes); t != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "  %s\n", t)
+				}
 			}
 			return nil
 		},
