@@ -801,11 +801,16 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 		switch {
 		case p.Begin != nil:
 			e.Begin = uint32(p.Begin.Unix())
-		case p.BeginClientTime || p.End != nil:
-			// begindate:clienttime, and an end date without a begin date:
-			// the begin date is the client's own (checked) time, pairing
-			// the end date with a begin date (docs/protocol.md).
+		case p.BeginClientTime:
+			// begindate:clienttime: the client's own (checked) time.
 			e.Begin = clampU32(req.ch.ClientTime)
+		case p.End != nil:
+			// An end date without a begin date is paired with the
+			// client's time (docs/protocol.md), but never a later one
+			// than the server's: a device whose wall clock runs ahead
+			// (within the skew) may keep a secure clock set from server
+			// time, on which a later begin date is not yet valid.
+			e.Begin = clampU32(min(req.ch.ClientTime, now.Unix()))
 		}
 		if p.End != nil {
 			e.End = uint32(p.End.Unix())

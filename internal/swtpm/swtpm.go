@@ -131,7 +131,7 @@ func Start(o Options) (*Process, error) {
 	// A port pair chosen free can be taken before swtpm binds it: retry
 	// with another pair. Unix sockets in a fresh directory cannot clash.
 	for attempt := 0; ; attempt++ {
-		p, err := launch(bin, dir, o)
+		p, err := launch(bin, dir, o, lock)
 		if err == nil {
 			p.lock = lock
 			return p, nil
@@ -145,7 +145,7 @@ func Start(o Options) (*Process, error) {
 
 var errExitedEarly = errors.New("swtpm: exited before accepting connections")
 
-func launch(bin, dir string, o Options) (*Process, error) {
+func launch(bin, dir string, o Options, lock *os.File) (*Process, error) {
 	p := &Process{stderr: &tailBuffer{max: 2048}, exited: make(chan struct{})}
 	var server, ctrl string
 	if !o.TCP {
@@ -185,6 +185,12 @@ func launch(bin, dir string, o Options) (*Process, error) {
 		"--server", server, "--ctrl", ctrl,
 		"--flags", flags)
 	p.cmd.Stderr = p.stderr
+	// swtpm inherits the directory lock, so it stays held until swtpm has
+	// exited: after a kill -9 of its owner, swtpm is still saving its state
+	// (and holding its own lock file) when the next Start would begin.
+	if lock != nil {
+		p.cmd.ExtraFiles = []*os.File{lock}
+	}
 	setParentDeathSignal(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		p.cleanup()
