@@ -81,6 +81,15 @@ func (k *Key) Enable(stream policy.Stream, strategy policy.Strategy) (policy.Dec
 		}
 	}
 	dec := policy.Evaluate(k.license, policy.Request{Persona: k.persona, Platform: k.platform, Strategy: strategy, Stream: stream})
+	if dec.Err() == nil && k.ss.version != 0 {
+		// The session is durable before the first sample is decrypted.
+		if err := k.d.startSession(k); err != nil {
+			k.mu.Lock()
+			k.released = false
+			k.mu.Unlock()
+			return dec, err
+		}
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {

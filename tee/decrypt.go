@@ -29,6 +29,9 @@ func (k *Key) blockFor(cbc bool) (cipher.Block, error) {
 	if k.realtime {
 		now, nowErr = k.d.Now()
 	}
+	if k.ss.version != 0 {
+		k.d.touchSession(k)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {

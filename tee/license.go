@@ -33,11 +33,14 @@ type Key struct {
 	d         *Device
 	timeBased bool // the license has a time-based policy (policy.TimeBased)
 	realtime  bool // REAL_TIME_EXPIRATION: every sample checks the deadline
+	ss        ssInfo
 
 	mu          sync.Mutex
 	firstPlay   time.Time // non-persistent first play (persistent: in the sealed state)
 	deadline    time.Time // set at play start (policy.Deadline)
 	hasDeadline bool
+	ssSession   *[16]byte // the open secure-stop session
+	ssUpdated   int64     // its update time last committed (Unix s)
 	decision    policy.Decision // the last Enable's
 	decided     bool
 	released    bool // the last decision allows decryption
@@ -119,6 +122,10 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	// Time policy and nonce are judged after the MAC, so a forged license
 	// can neither fill the TEE's records nor use a nonce up; their changes
 	// are committed together, before the key is released.
+	ss, err := secureStopFor(lic, d.persona, x[:16])
+	if err != nil {
+		return nil, err
+	}
 	timeBased := policy.TimeBased(lic)
 	if err := d.admit(lic, ck.KID, timeBased); err != nil {
 		return nil, err
@@ -127,6 +134,7 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 		d:          d,
 		timeBased:  timeBased,
 		realtime:   lic.Policy().RealTimeExpiration,
+		ss:         ss,
 		kid:        ck.KID,
 		keyType:    ck.KeyType,
 		minSL:      minSL,
@@ -161,14 +169,25 @@ func (k *Key) RightsID() [16]byte { return k.rightsID }
 // License returns the parsed license (policy view; holds no key bytes in the clear).
 func (k *Key) License() *xmr.License { return k.license }
 
-// Close wipes the content key. Further decryption fails.
+// Close wipes the content key. Further decryption fails. A key with an
+// open secure-stop session records the stop in the same step (playback
+// stopped: docs/protocol.md §11).
 func (k *Key) Close() error {
+	if k.d != nil && k.ss.version != 0 {
+		return k.d.stopSession(k)
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	clear(k.ck[:])
-	k.block = nil
-	k.closed = true
+	k.wipeLocked()
 	return nil
+}
+
+// wipeLocked clears the key bytes. k.mu is held.
+func (k *Key) wipeLocked() {
+	clear(k.ck[:])
+	clear(k.ss.key[:])
+	k.block = nil
+	k.closed, k.released = true, false
 }
 
 // Format prints only the KID, whatever the verb: key bytes must not reach

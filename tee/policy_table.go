@@ -32,6 +32,10 @@ const (
 	// every play start and, for real-time expiration, at every sample; a
 	// device without a trusted clock refuses it with the rule's code.
 	HandledClock
+	// HandledSecureStop: the TEE keeps a secure-stop session for the key
+	// (docs/protocol.md §11) on devices that report secure stop; the
+	// others play without one, as PlayReady's SL2000 clients do.
+	HandledSecureStop
 )
 
 func (h Handling) String() string {
@@ -48,6 +52,8 @@ func (h Handling) String() string {
 		return "refused"
 	case HandledClock:
 		return "TEE trusted clock"
+	case HandledSecureStop:
+		return "TEE secure stop"
 	}
 	return "unknown"
 }
@@ -179,10 +185,10 @@ var rules = []Rule{
 		Reason: reasonOutputsOnly + "; PlayReady 2.0 does not understand digital video output protections"},
 	{Type: xmr.TypeDigitalVideoOutputConfig, Handling: HandledPolicy, Code: drm.ErrExtendedRestrictionNotUnderstood, RefusedBefore: "3.0",
 		Reason: reasonOutputsOnly + "; PlayReady 2.0 does not understand digital video output protections"},
-	{Type: xmr.TypeSecureStop, Handling: HandledRefused, Code: drm.ErrExtendedRestrictionNotUnderstood,
-		Reason: "secure stop: the device keeps no secure-stop sessions (it advertises no SecureStop feature), so it cannot report the stop the license asks for"},
-	{Type: xmr.TypeSecureStop2, Handling: HandledRefused, Code: drm.ErrExtendedRestrictionNotUnderstood,
-		Reason: "secure stop 2: the device keeps no secure-stop sessions and has no SecureStop2 signing key"},
+	{Type: xmr.TypeSecureStop, Handling: HandledSecureStop,
+		Reason: "non-persistent licenses: an SL3000 device of PlayReady 3.0+ records a secure-stop session before the first sample, the stop with the key's wipe, and deletes it only on a signed acknowledgement; SL2000/SL150 devices send no secure stop (docs/formats/policies-and-outputs.md §10); persistent licenses open no session"},
+	{Type: xmr.TypeSecureStop2, Handling: HandledSecureStop,
+		Reason: "the SecureStop2 key, unwrapped at bind with the license's CI and kept sealed: an SL3000 device of PlayReady 4.3+ MACs its session record with it; others ignore it"},
 	{Type: xmr.TypeOptimizedContentKey2, Handling: HandledIgnored, Reason: "a client-side cache of the key; prsim always unwraps the ECC-256 key"},
 }
 

@@ -138,8 +138,10 @@ func stateAEAD(root []byte, d *Device) (cipher.AEAD, error) {
 // debugger and extensible; it is only ever parsed after the MAC verifies.
 type records struct {
 	Nonces []nonceRecord `json:"nonces"`
-	// Time holds the clocks' state and the per-license time records (clock.go).
+	// Time holds the clocks' state and the per-license time records (time.go).
 	Time timeRecords `json:"time"`
+	// SecureStop holds the secure-stop sessions (securestop.go).
+	SecureStop []ssRecord `json:"secure_stop,omitempty"`
 }
 
 // nonceRecord is one outstanding nonce and the KIDs bound under it, as
@@ -268,6 +270,7 @@ func (d *Device) openState(storage Storage, rnd io.Reader) error {
 	s.gen = b.gen
 	d.rec = rec
 	d.loadNonces()
+	d.recoverSessions()
 	return d.openClocks()
 }
 
