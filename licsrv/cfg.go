@@ -197,8 +197,11 @@ type Policy struct {
 	// PlayReady 3.0 accept (the server refuses them for newer ones).
 	Read, Execute bool
 	Simple        bool // legacy SimpleNonPersistentLicense: non-persistent
-	Restrictions  []xmr.ExtensibleRestriction
-	Rights        []xmr.ExtensibleRight
+	// SecureStop (cfg securestop:true, a prsim key) adds SECURE_STOP and
+	// SECURESTOP2 to a non-persistent license (docs/protocol.md §11).
+	SecureStop   bool
+	Restrictions []xmr.ExtensibleRestriction
+	Rights       []xmr.ExtensibleRight
 	// entitlement-only fields (entitlement.go): the usage policy's name
 	// and what the client must support for this key.
 	usagePolicy string
@@ -229,6 +232,9 @@ func policies(groups [][]node) ([]Policy, error) {
 		if p.Simple && p.Persist {
 			return nil, &cfgError{"cfg simple: simple:true asks for a non-persistent license, which contradicts persist:true"}
 		}
+		if p.SecureStop && p.Persist {
+			return nil, &cfgError{"cfg securestop: secure stop applies to non-persistent licenses only, which contradicts persist:true"}
+		}
 		out = append(out, p)
 	}
 	return out, nil
@@ -239,7 +245,7 @@ func policies(groups [][]node) ([]Policy, error) {
 const supportedKeys = "kid, contentkey (ck), keyseed, sl, persist, ckt, begindate, enddate (expiration), removaldate, " +
 	"firstplayexpiration (firstexp), realtime, cvopl, ucvopl, avopl, caopl, ucaopl, dvop, daop, avop, explicitacp, maxres, " +
 	"allowunknownhd, allowunknownsd, playenablers, errorcode, revoked, msg, tid, playright, readright, executeright, " +
-	"simple, sourceid, extendedrestrictions, extendedright (refused: accountid, isroot, rootid, ckt:keyexchange)"
+	"simple, securestop, sourceid, extendedrestrictions, extendedright (refused: accountid, isroot, rootid, ckt:keyexchange)"
 
 // maxExtensible bounds the extensible restrictions of one group or right,
 // and maxExtensibleData the data bytes of one.
@@ -425,6 +431,8 @@ func (p *Policy) set(n node) error {
 		return setBool(&p.Execute, n)
 	case "simple":
 		return setBool(&p.Simple, n)
+	case "securestop":
+		return setBool(&p.SecureStop, n)
 	case "sourceid":
 		x, err := strconv.ParseUint(v, 10, 16)
 		if err != nil {

@@ -32,6 +32,9 @@ const (
 	DefectStaleServerTime        Defect = "stale-server-time"
 	DefectUnsignedServerTime     Defect = "unsigned-server-time"
 	DefectMisEncodeDates         Defect = "mis-encode-dates"
+	DefectDropAck                Defect = "drop-ack"
+	DefectAcceptTamperedSS2      Defect = "accept-tampered-ss2"
+	DefectDoubleCountResend      Defect = "double-count-resend"
 )
 
 // defects lists every defect in documentation order with what it breaks.
@@ -59,6 +62,9 @@ var defects = [...]struct {
 	{DefectStaleServerTime, "the signed License Server Time is a day behind the server's clock"},
 	{DefectUnsignedServerTime, "the License Server Time statement carries a zero signature instead of one made with the secure-time key"},
 	{DefectMisEncodeDates, "begin and end dates are written a day later than asked, and an end date asked alone gets begin date 0 instead of the ClientTime"},
+	{DefectDropAck, "the secure-stop acknowledgement names no session although the reports were stored: the device keeps them pending and resends"},
+	{DefectAcceptTamperedSS2, "a SecureStop2 record whose MAC does not verify is reported verified (verified_ss2 = its session)"},
+	{DefectDoubleCountResend, "a resent secure-stop record is stored again: one session is reported twice"},
 }
 
 // Defects returns every defect name, in a fixed order.

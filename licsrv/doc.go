@@ -19,6 +19,22 @@
 // license restrictions (entitlement.go; docs/protocol.md §4). A request
 // with both is refused.
 //
+// # Secure stop and license acknowledgement
+//
+// cfg securestop:true (or an entitlement's license.playready.secure_stop)
+// puts SECURE_STOP and SECURESTOP2 in each non-persistent license: a random
+// ID per license and a SecureStop2 key derived from the server's signing
+// key and the KID, the same for a KID every time. ProcessSecureStopData
+// challenges on the license endpoint are verified like license challenges;
+// each record is stored once (by session ID) with SecureStop2 verification
+// and answered with an acknowledgement signed with the SIGN_RESPONSE key;
+// GET [ReportsPath] lists the reports. With [Config].MaxStreamsPerAccount,
+// an account's unreported secure-stop licenses are its open streams.
+// A response with a TransactionID (cfg tid) awaits the device's
+// AcknowledgeLicense, recorded and listed at GET [AcksPath]. The state
+// lives in DataDir/securestop.db (bbolt), or in memory without a DataDir
+// (docs/protocol.md §11).
+//
 // # Faults
 //
 // Every bad request gets a SOAP fault with a DRM_E_* StatusCode and HTTP 500;
@@ -47,7 +63,7 @@
 //
 // [Config.Log] gets exactly one record per request, message "request", with
 // the attributes method, path, action (the SOAP operation, "server-cert",
-// "time" or empty), outcome (ok, fault or notfound), status, drm_code, reason,
+// "time", "securestop-reports", "acks" or empty), outcome (ok, fault or notfound), status, drm_code, reason,
 // duration, device_digest (hex leaf digest, once the device chain parsed)
 // and licenses. Faults log at Warn, internal errors at Error, the rest at
 // Info. The query string is never logged: a cfg may hold content keys.

@@ -84,6 +84,12 @@ func (s *Server) verifyEntitlement(token string, now time.Time) (*entitlement.Me
 func (s *Server) entitlementPolicies(m *entitlement.Message, req *request) ([]Policy, error) {
 	t := m.Terms()
 	base := Policy{Begin: t.Begin, End: t.End, Persist: t.Persist, RealTime: t.RealTime, FirstPlay: t.FirstPlay}
+	if l := m.License; l != nil && l.PlayReady != nil && l.PlayReady.SecureStop {
+		if t.Persist {
+			return nil, invalidEntitlement("license.playready.secure_stop applies to non-persistent licenses only, which contradicts allow_persistence")
+		}
+		base.SecureStop = true
+	}
 	clientSL := req.leaf.Basic().SecurityLevel
 	major := clientMajor(req.ch.ClientVersion)
 	var out []Policy

@@ -37,11 +37,23 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting, closes idle connections and waits for active
-// requests to end, or for ctx (see http.Server.Shutdown).
-func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+// requests to end, or for ctx (see http.Server.Shutdown); then it closes
+// the state database (DataDir/securestop.db).
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.closeDB())
+}
 
-// Close closes the listeners and every connection at once.
-func (s *Server) Close() error { return s.http.Close() }
+// Close closes the listeners and every connection at once, and the state
+// database.
+func (s *Server) Close() error { return errors.Join(s.http.Close(), s.closeDB()) }
+
+// closeDB closes the state database once; a request still running gets
+// an internal-error fault.
+func (s *Server) closeDB() error {
+	s.closeOnce.Do(func() { s.closeErr = s.db.close() })
+	return s.closeErr
+}
 
 // connLimiter caps open connections across listeners. A slot is taken after
 // a connection is accepted and given back when it closes; at the cap the

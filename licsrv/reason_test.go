@@ -79,7 +79,7 @@ func TestVerifyFaultReasons(t *testing.T) {
 		{"garbage", []byte("\x00\x01 not xml"), "request is not a SOAP envelope: malformed XML"},
 		{"non-soap", []byte("<a><b/></a>"), "request is not a SOAP envelope: root is not a SOAP envelope"},
 		{"other-action", []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><JoinDomain xmlns="http://schemas.microsoft.com/DRM/2007/03/protocols"/></soap:Body></soap:Envelope>`),
-			`unsupported SOAP operation "JoinDomain" (only AcquireLicense)`},
+			`unsupported SOAP operation "JoinDomain" (AcquireLicense, ProcessSecureStopData and AcknowledgeLicense are)`},
 		{"flipped-la", flipped, "challenge LA element does not match its signed digest"},
 		{"truncated", good[:len(good)/2], "request is not a SOAP envelope: malformed XML"},
 	}

@@ -61,8 +61,16 @@ type Config struct {
 	// Roots are the trusted root keys for device chains.
 	Roots []ecc.Point
 	// DataDir, if set, receives issued.jsonl: one line per issued license
-	// (KID, LID, device certificate digest, time; never key bytes).
+	// (KID, LID, device certificate digest, time; never key bytes), and
+	// securestop.db: secure-stop reports, open streams and license
+	// acknowledgements (docs/protocol.md §11), which are otherwise kept in
+	// memory. Close or Shutdown closes the database.
 	DataDir string
+	// MaxStreamsPerAccount, if positive, bounds an account's open streams:
+	// secure-stop licenses issued to it and not yet reported (see
+	// [StreamLifetime]); a request past it gets
+	// DRM_E_SERVER_DEVICE_LIMIT_REACHED. 0 = no limit.
+	MaxStreamsPerAccount int
 	// ClientTimeSkew is the accepted |ClientTime − server time|; 0 = 1 h.
 	ClientTimeSkew time.Duration
 	// LicenseServerTime, when set, signs the server's time (Now) into
@@ -100,6 +108,12 @@ type Server struct {
 	http    *http.Server
 	conns   *connLimiter
 	timeSig *signer // nil = License Server Time off
+	// db holds secure-stop reports, open streams and acknowledgements.
+	db        kvStore
+	closeOnce sync.Once
+	closeErr  error
+	// ss2Secret derives the SecureStop2 keys; must be kept secret.
+	ss2Secret []byte
 }
 
 // New validates the configuration.
@@ -151,18 +165,34 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("licsrv: data dir: %w", err)
 		}
 	}
+	if cfg.MaxStreamsPerAccount < 0 {
+		return nil, fmt.Errorf("licsrv: MaxStreamsPerAccount is negative (%d)", cfg.MaxStreamsPerAccount)
+	}
 	d, err := cfg.EncKey.Bytes()
 	if err != nil {
 		return nil, errors.New("licsrv: bad encryption key")
 	}
+	sd, err := cfg.SignKey.Bytes()
+	if err != nil {
+		return nil, errors.New("licsrv: bad signing key")
+	}
+	ss2, err := ss2Secret(sd)
+	clear(sd)
+	if err != nil {
+		return nil, errors.New("licsrv: cannot derive the SecureStop2 secret")
+	}
 	s := &Server{cfg: cfg, signer: signer{key: cfg.SignKey, pub: sp, rand: cfg.Rand}, encD: d, defects: defects,
-		conns: newConnLimiter(cfg.Limits.MaxConns)}
+		conns: newConnLimiter(cfg.Limits.MaxConns), ss2Secret: ss2}
 	if cfg.LicenseServerTime {
 		ts, err := timeSigner(cfg)
 		if err != nil {
 			return nil, err
 		}
 		s.timeSig = ts
+	}
+	// Opened last: nothing after it can fail and leave it open.
+	if s.db, err = openStore(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	s.http = s.newHTTPServer()
 	return s, nil
@@ -286,6 +316,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(s.cfg.Chain.Bytes())
 	case r.URL.Path == TimePath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.serveTime(w, r, ev)
+	case r.URL.Path == ReportsPath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		reports, err := s.Reports()
+		s.serveJSON(w, ev, "securestop-reports", reports, err)
+	case r.URL.Path == AcksPath && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		acks, err := s.Acks()
+		s.serveJSON(w, ev, "acks", acks, err)
 	case strings.HasSuffix(strings.ToLower(r.URL.Path), "rightsmanager.asmx") && r.Method == http.MethodPost:
 		s.serveSOAP(w, r, ev)
 	default:
@@ -376,8 +412,15 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request, ev *event) {
 		case "AcquireLicense":
 			resp, err = s.acquire(r, body, ev)
 			return err
+		case "ProcessSecureStopData":
+			resp, err = s.processSecureStop(body, ev)
+			return err
+		case "AcknowledgeLicense":
+			resp, err = s.acknowledgeLicense(body, ev)
+			return err
 		default:
-			return fault(drm.ErrServerProtocolVersionMismatch, "unsupported SOAP operation "+quote(action)+" (only AcquireLicense)")
+			return fault(drm.ErrServerProtocolVersionMismatch, "unsupported SOAP operation "+quote(action)+
+				" (AcquireLicense, ProcessSecureStopData and AcknowledgeLicense are)")
 		}
 	}()
 	if err != nil {
@@ -433,9 +476,24 @@ func (s *Server) verify(body []byte, ev *event, bound func(*pro.Header) error) (
 	if err != nil {
 		return nil, fault(codeOr(err, drm.ErrXMLSigFormat), "client data does not decrypt with the server's ENCRYPT_KEY: "+libReason(err))
 	}
-	chain, err := bcert.ParseChain(data.CertificateChain)
+	chain, leaf, err := s.verifyDevice(data.CertificateChain, ch.SignerKey, ch.VerifySignature, "challenge", "LA element", ev)
 	if err != nil {
-		return nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain malformed: "+libReason(err))
+		return nil, err
+	}
+	if herr != nil {
+		return nil, fault(drm.ErrServerInvalidMessage, "content header invalid: "+libReason(herr))
+	}
+	return &request{ch: ch, data: data, chain: chain, leaf: leaf, header: h}, nil
+}
+
+// verifyDevice checks a signed device message (a license, secure-stop or
+// acknowledgement challenge): its chain to the roots, that signer is the
+// leaf's SIGN key, and the signature (verifySig). what names the message
+// and signed its signed element in reasons. It sets ev.device.
+func (s *Server) verifyDevice(chainBytes []byte, signer ecc.Point, verifySig func() error, what, signed string, ev *event) (*bcert.Chain, *bcert.Cert, error) {
+	chain, err := bcert.ParseChain(chainBytes)
+	if err != nil {
+		return nil, nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain malformed: "+libReason(err))
 	}
 	leaf := chain.Leaf()
 	ev.device = hex.EncodeToString(digest(leaf))
@@ -447,28 +505,46 @@ func (s *Server) verify(body []byte, ev *event, bound func(*pro.Header) error) (
 		}
 	}
 	if err := chain.Verify(bcert.VerifyOptions{Roots: roots, CurrentTime: s.cfg.Now(), LeafType: bcert.CertTypeDevice}); err != nil {
-		return nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain invalid: "+chainReason(err))
+		return nil, nil, fault(codeOr(err, drm.ErrInvalidDeviceCertificate), "device certificate chain invalid: "+chainReason(err))
 	}
-	if k, ok := leaf.KeyWithUsage(bcert.KeyUsageSign); !ok || k != ch.SignerKey {
-		return nil, fault(drm.ErrXMLSigECDSAVerifyFailure, "challenge KeyInfo key is not the device leaf's SIGN key")
+	if k, ok := leaf.KeyWithUsage(bcert.KeyUsageSign); !ok || k != signer {
+		return nil, nil, fault(drm.ErrXMLSigECDSAVerifyFailure, what+" KeyInfo key is not the device leaf's SIGN key")
 	}
 	if !s.defects[DefectAcceptBadSignature] {
-		if err := ch.VerifySignature(); err != nil {
+		if err := verifySig(); err != nil {
 			c := codeOr(err, drm.ErrXMLSigECDSAVerifyFailure)
-			reason := "challenge signature invalid: " + libReason(err)
+			reason := what + " signature invalid: " + libReason(err)
 			switch c {
 			case drm.ErrXMLSigECDSAVerifyFailure:
-				reason = "challenge signature does not verify with the device's signing key"
+				reason = what + " signature does not verify with the device's signing key"
 			case drm.ErrXMLSigSHAVerifyFailure:
-				reason = "challenge LA element does not match its signed digest"
+				reason = what + " " + signed + " does not match its signed digest"
 			}
-			return nil, fault(c, reason)
+			return nil, nil, fault(c, reason)
 		}
 	}
-	if herr != nil {
-		return nil, fault(drm.ErrServerInvalidMessage, "content header invalid: "+libReason(herr))
+	return chain, leaf, nil
+}
+
+// checkClientTime refuses a ClientTime (whole seconds, hence compared at
+// that precision) outside the skew window. Times are compared, not their
+// difference, which saturates for a ClientTime centuries away.
+func (s *Server) checkClientTime(clientTime int64, now time.Time) error {
+	ct, ref := time.Unix(clientTime, 0), now.Truncate(time.Second)
+	outside := ct.Before(ref.Add(-s.cfg.ClientTimeSkew)) || ct.After(ref.Add(s.cfg.ClientTimeSkew))
+	if !outside || s.defects[DefectNoClientTimeCheck] {
+		return nil
 	}
-	return &request{ch: ch, data: data, chain: chain, leaf: leaf, header: h}, nil
+	d, rel := ref.Sub(ct), "behind"
+	if ct.After(ref) {
+		d, rel = ct.Sub(ref), "ahead of"
+	}
+	gap := d.String()
+	if d == math.MaxInt64 { // saturated
+		gap = "more than 292 years"
+	}
+	return fault(drm.ErrClientTimeInvalid, fmt.Sprintf("client time %s is %s %s server time %s (window %s)",
+		ct.UTC().Format(time.RFC3339), gap, rel, now.UTC().Format(time.RFC3339), s.cfg.ClientTimeSkew))
 }
 
 // chainReason renders a chain verification error, naming certificate 0 the
@@ -523,22 +599,8 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		return nil, err
 	}
 	now := s.cfg.Now()
-	// ClientTime has whole seconds: compare at that precision.
-	// Times are compared, not their difference, which saturates for a
-	// ClientTime centuries away.
-	ct, ref := time.Unix(req.ch.ClientTime, 0), now.Truncate(time.Second)
-	outside := ct.Before(ref.Add(-s.cfg.ClientTimeSkew)) || ct.After(ref.Add(s.cfg.ClientTimeSkew))
-	if outside && !s.defects[DefectNoClientTimeCheck] {
-		d, rel := ref.Sub(ct), "behind"
-		if ct.After(ref) {
-			d, rel = ct.Sub(ref), "ahead of"
-		}
-		gap := d.String()
-		if d == math.MaxInt64 { // saturated
-			gap = "more than 292 years"
-		}
-		return nil, fault(drm.ErrClientTimeInvalid, fmt.Sprintf("client time %s is %s %s server time %s (window %s)",
-			ct.UTC().Format(time.RFC3339), gap, rel, now.UTC().Format(time.RFC3339), s.cfg.ClientTimeSkew))
+	if err := s.checkClientTime(req.ch.ClientTime, now); err != nil {
+		return nil, err
 	}
 	token, err := entitlementToken(headerToken, req.ch.CustomData)
 	if err != nil {
@@ -567,6 +629,19 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		}
 		licenses = append(licenses, ls...)
 		issued = append(issued, recs...)
+	}
+	acct, err := account(req.ch.CustomData, token)
+	if err != nil {
+		return nil, err
+	}
+	var streams [][16]byte
+	for _, r := range issued {
+		if r.secureStop != nil {
+			streams = append(streams, *r.secureStop)
+		}
+	}
+	if err := s.openStreams(acct, streams, now); err != nil {
+		return nil, err
 	}
 	respID := make([]byte, 32)
 	if _, err := io.ReadFull(s.cfg.Rand, respID); err != nil {
@@ -601,6 +676,11 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		if out, err = stripSignature(out); err != nil {
 			return nil, err
 		}
+	}
+	// The device's AcknowledgeLicense must find its TID: a TID that
+	// cannot be recorded fails the request.
+	if err := s.addPendingTID(tid(pols), digest(req.leaf), now); err != nil {
+		return nil, err
 	}
 	if err := s.record(issued); err != nil {
 		ev.recordErr = safetext.ASCII(err.Error(), 200)
@@ -726,13 +806,14 @@ func (s *Server) issue(req *request, p Policy, now time.Time) ([][]byte, []issue
 	var out [][]byte
 	var recs []issuedRecord
 	for _, k := range keys {
-		lic, lid, err := s.build(req, p, k, devKey, now)
+		lic, lid, ssID, err := s.build(req, p, k, devKey, now)
 		if err != nil {
 			return nil, nil, err
 		}
 		out = append(out, lic)
 		recs = append(recs, issuedRecord{KID: k.ID.String(), LID: base64.StdEncoding.EncodeToString(lid[:]),
-			Device: base64.StdEncoding.EncodeToString(digest(req.leaf)), Persistent: p.Persist, SL: p.SL, Time: now.UTC()})
+			Device: base64.StdEncoding.EncodeToString(digest(req.leaf)), Persistent: p.Persist, SL: p.SL, Time: now.UTC(),
+			secureStop: ssID})
 	}
 	return out, recs, nil
 }
@@ -742,7 +823,9 @@ func digest(c *bcert.Cert) []byte {
 	return d[:]
 }
 
-func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, now time.Time) ([]byte, [16]byte, error) {
+// build returns the license, its rights ID and its SECURE_STOP ID (nil
+// without secure stop).
+func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, now time.Time) ([]byte, [16]byte, *[16]byte, error) {
 	var ck [16]byte
 	switch {
 	case p.ContentKey != nil:
@@ -754,7 +837,7 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 		}
 		var err error
 		if ck, err = keyseed.Derive(seed, k.ID); err != nil {
-			return nil, [16]byte{}, fault(drm.ErrServerInvalidMessage, what)
+			return nil, [16]byte{}, nil, fault(drm.ErrServerInvalidMessage, what)
 		}
 	}
 	defer clear(ck[:])
@@ -771,12 +854,12 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 	}
 	m, ci, err := ecc.EmbedKey(s.cfg.Rand, ck)
 	if err != nil {
-		return nil, [16]byte{}, err
+		return nil, [16]byte{}, nil, err
 	}
 	defer clear(ci[:])
 	enc, err := ecc.Encrypt(s.cfg.Rand, devKey, m)
 	if err != nil {
-		return nil, [16]byte{}, err
+		return nil, [16]byte{}, nil, err
 	}
 	t := &xmr.Template{
 		MinSecurityLevel:     p.SL,
@@ -789,7 +872,7 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 	}
 	if p.Persist {
 		if _, err := io.ReadFull(s.cfg.Rand, t.RightsID[:]); err != nil {
-			return nil, [16]byte{}, err
+			return nil, [16]byte{}, nil, err
 		}
 	} else {
 		t.RightsID = req.ch.Nonce
@@ -848,15 +931,27 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 			*v -= min(*v, 50)
 		}
 	}
+	if p.SecureStop && !p.Persist {
+		// Secure stop applies to non-persistent licenses only: a random
+		// ID per license (the report names it) and the KID's SecureStop2
+		// key, which clients without SecureStop2 ignore.
+		var id [16]byte
+		if _, err := io.ReadFull(s.cfg.Rand, id[:]); err != nil {
+			return nil, [16]byte{}, nil, err
+		}
+		ss2 := s.ss2Key(k.ID)
+		defer clear(ss2[:])
+		t.SecureStopID, t.SecureStop2Key = &id, &ss2
+	}
 	t.SourceID = p.SourceID
 	t.Read, t.Execute = p.Read, p.Execute
 	t.Restrictions = p.Restrictions
 	t.ExtensibleRights = p.Rights
 	lic, err := t.Build(ci[:])
 	if err != nil {
-		return nil, [16]byte{}, fmt.Errorf("licsrv: failed to build license: %w", err)
+		return nil, [16]byte{}, nil, fmt.Errorf("licsrv: failed to build license: %w", err)
 	}
-	return lic, t.RightsID, nil
+	return lic, t.RightsID, t.SecureStopID, nil
 }
 
 // clampU32 fits a Unix time into an XMR date.
@@ -879,6 +974,7 @@ type issuedRecord struct {
 	Persistent bool      `json:"persistent"`
 	SL         uint16    `json:"min_security_level"`
 	Time       time.Time `json:"time"`
+	secureStop *[16]byte // the license's SECURE_STOP ID; not logged
 }
 
 // record appends recs to issued.jsonl; a failure does not fail the

@@ -119,6 +119,11 @@ type LicenseResult struct {
 	// XMR is the license as received (its content key stays encrypted to
 	// the device): what [Client.LicenseTimes] reads.
 	XMR []byte
+	// TransactionID is the response's TransactionID ("" without one): the
+	// client then sent AcknowledgeLicense for every license of the
+	// response, and AckErr says why that failed (nil: acknowledged).
+	TransactionID string
+	AckErr        error
 }
 
 // AcquireOption adjusts one license request.
@@ -276,6 +281,9 @@ func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acq
 				out[i].Err = fmt.Errorf("%w (the clock sync that followed failed: %v)", out[i].Err, syncErr)
 			}
 		}
+	}
+	if resp.TransactionID != "" {
+		c.acknowledge(ctx, laURL, resp.TransactionID, serverKey, out)
 	}
 	return out, nil
 }

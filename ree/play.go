@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Eyevinn/dash-mpd/mpd"
 	"github.com/Eyevinn/mp4ff/mp4"
@@ -33,13 +35,44 @@ type Track struct {
 	// Decision is the TEE's output decision that released the track's
 	// decryptor; nil for a clear track.
 	Decision *policy.Decision
+	// SecureStopSession is the secure-stop session the track's key opened
+	// in the TEE (docs/protocol.md §11); nil when its license has none.
+	// Tracks sharing a key share the session.
+	SecureStopSession *[16]byte
+	// Stopped says playback stopped at the [WithStopAfter] point before
+	// the end of the track.
+	Stopped bool
 }
 
 // PlayOption changes how [Client.Play] plays.
 type PlayOption func(*playConfig)
 
 type playConfig struct {
-	strategy policy.Strategy
+	strategy  policy.Strategy
+	stopAfter time.Duration
+	noSend    bool
+	onSent    func(SendResult, error)
+}
+
+// WithStopAfter stops playback at media time d, as a user pressing stop:
+// in each track the first fragment that starts at or after d is not
+// decrypted, nor any after it. d <= 0 plays to the end.
+func WithStopAfter(d time.Duration) PlayOption {
+	return func(c *playConfig) { c.stopAfter = d }
+}
+
+// WithSecureStopReport makes fn learn what sending the play's secure stops
+// did ([Client.SendSecureStops]); it is not called when the play opened no
+// secure-stop session.
+func WithSecureStopReport(fn func(SendResult, error)) PlayOption {
+	return func(c *playConfig) { c.onSent = fn }
+}
+
+// WithoutSecureStopSend keeps the play's stopped sessions pending in the
+// TEE instead of sending them at the end ([Client.SendSecureStops] sends
+// them later).
+func WithoutSecureStopSend() PlayOption {
+	return func(c *playConfig) { c.noSend = true }
 }
 
 // WithStrategy sets what the TEE does with an output the license's policy
@@ -73,11 +106,21 @@ var ErrMedia = errors.New("ree: unsupported or malformed media")
 // Before a track decrypts, the TEE decides its outputs for the device's
 // platform under the strategy (WithStrategy); the decision is reported in
 // Track.Decision, and a refusal is a [*DecisionError].
+//
+// When playback ends (end of media, [WithStopAfter], an error or a
+// cancelled ctx) every key that opened a secure-stop session is closed:
+// the TEE records the stop and wipes the key in one step. The play's
+// stopped sessions are then sent to its license URL (laURL, else the
+// header's LA_URL), unless [WithoutSecureStopSend]; a failed send leaves
+// them pending and does not fail the play ([WithSecureStopReport] learns
+// of it).
 func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string, opts ...PlayOption) ([]Track, error) {
 	var pc playConfig
 	for _, o := range opts {
 		o(&pc)
 	}
+	ss := &playSessions{}
+	defer c.endSessions(ctx, ss, pc)
 	data, err := ReadLocalFile(mpdPath, MaxMPDSize)
 	if err != nil {
 		return nil, err
@@ -117,7 +160,7 @@ func (c *Client) Play(ctx context.Context, mpdPath, outDir, laURL string, opts .
 		if err != nil {
 			return tracks, err
 		}
-		tr, err := c.playTrack(ctx, files, h, laURL, filepath.Join(outDir, name), streamOf(typ), pc.strategy)
+		tr, err := c.playTrack(ctx, files, h, laURL, filepath.Join(outDir, name), streamOf(typ), &pc, ss)
 		if de := (*DecisionError)(nil); errors.As(err, &de) {
 			de.Type = typ
 		}
@@ -179,7 +222,7 @@ func (tf trackFiles) segName(path string) string {
 // playTrack decrypts init + segments into out, one segment in memory at a
 // time. The output is written to out.part and renamed once complete, so a
 // failure leaves no partial track behind.
-func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header, laURL, out string, stream policy.Stream, strategy policy.Strategy) (tr Track, err error) {
+func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header, laURL, out string, stream policy.Stream, pc *playConfig, ss *playSessions) (tr Track, err error) {
 	single := len(files.media) == 0
 	limit := int64(MaxInitSize)
 	if single {
@@ -215,8 +258,13 @@ func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header,
 			return tr, err
 		}
 		// The TEE releases the decryptor only on a decision for its
-		// platform; nothing is written before it.
-		dec, err := tk.key.Enable(stream, strategy)
+		// platform; nothing is written before it. A secure-stop session
+		// opens here, before the first sample.
+		dec, err := tk.key.Enable(stream, pc.strategy)
+		if id, ok := tk.key.SecureStopSession(); ok {
+			ss.add(tk.key, laURL, h)
+			tr.SecureStopSession = &id
+		}
 		if err != nil {
 			return tr, &DecisionError{Decision: dec, Err: err}
 		}
@@ -224,6 +272,7 @@ func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header,
 		tr.KID = tk.key.KID()
 		tr.Decision = &dec
 	}
+	stop := stopPoint{at: pc.stopAfter, timescales: timescales(f.Init)}
 	part := out + ".part"
 	w, err := os.Create(part)
 	if err != nil {
@@ -245,11 +294,12 @@ func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header,
 	}
 	if single {
 		// A single-file (SegmentBase) track carries its fragments here.
-		n, err := writeSegments(f.Segments, di, keys, w)
+		n, halted, err := writeSegmentsUntil(f.Segments, di, keys, w, stop)
 		if err != nil {
 			return tr, fmt.Errorf("ree: %q: %w", initName, err)
 		}
-		if n == 0 {
+		tr.Stopped = halted
+		if n == 0 && !halted {
 			return tr, fmt.Errorf("ree: %q has no media samples: %w", initName, ErrMedia)
 		}
 		tr.Samples = n
@@ -268,14 +318,18 @@ func (c *Client) playTrack(ctx context.Context, files trackFiles, h *pro.Header,
 		if err != nil {
 			return tr, err
 		}
-		n, err := writeSegments(sf.Segments, di, keys, w)
+		n, halted, err := writeSegmentsUntil(sf.Segments, di, keys, w, stop)
 		if err != nil {
 			return tr, fmt.Errorf("ree: media segment %q: %w", name, err)
+		}
+		tr.Samples += n
+		if halted {
+			tr.Stopped = true
+			break
 		}
 		if n == 0 {
 			return tr, fmt.Errorf("ree: media segment %q has no media samples: %w", name, ErrMedia)
 		}
-		tr.Samples += n
 	}
 	return tr, nil
 }
@@ -292,25 +346,88 @@ func stopped(ctx context.Context) error {
 // number of samples. mp4ff panics on some malformed boxes: those become
 // ErrMedia.
 func writeSegments(segs []*mp4.MediaSegment, di mp4.DecryptInfo, keys map[uint32]*trackKey, w io.Writer) (int, error) {
-	total := 0
-	err := recoverParse("media segment", func() error {
+	n, _, err := writeSegmentsUntil(segs, di, keys, w, stopPoint{})
+	return n, err
+}
+
+// writeSegmentsUntil is writeSegments that stops before the first
+// fragment at or after the stop point (halted); that fragment and those
+// after it are neither decrypted nor written.
+func writeSegmentsUntil(segs []*mp4.MediaSegment, di mp4.DecryptInfo, keys map[uint32]*trackKey, w io.Writer, stop stopPoint) (total int, halted bool, err error) {
+	err = recoverParse("media segment", func() error {
 		for _, seg := range segs {
-			for _, frag := range seg.Fragments {
+			for i, frag := range seg.Fragments {
+				reached, err := stop.reached(frag)
+				if err != nil {
+					return err
+				}
+				if reached {
+					seg.Fragments, halted = seg.Fragments[:i], true
+					break
+				}
 				n, err := decryptFragment(frag, di, keys)
 				if err != nil {
 					return err
 				}
 				total += n
 			}
+			if halted && len(seg.Fragments) == 0 {
+				return nil // stopped before this segment's first fragment
+			}
 			// sidx sizes no longer hold once encryption boxes are gone.
 			seg.Sidx, seg.Sidxs = nil, nil
 			if err := seg.Encode(w); err != nil {
 				return fmt.Errorf("ree: %w", err)
 			}
+			if halted {
+				return nil
+			}
 		}
 		return nil
 	})
-	return total, err
+	return total, halted, err
+}
+
+// stopPoint is where [WithStopAfter] stops a track: at media time at,
+// read from each fragment's tfdt in its track's timescale.
+type stopPoint struct {
+	at         time.Duration // <= 0: play to the end
+	timescales map[uint32]uint32
+}
+
+// timescales maps the init segment's track IDs to their media timescales.
+func timescales(init *mp4.InitSegment) map[uint32]uint32 {
+	out := map[uint32]uint32{}
+	if init == nil || init.Moov == nil {
+		return out
+	}
+	for _, trak := range init.Moov.Traks {
+		if trak.Tkhd != nil && trak.Mdia != nil && trak.Mdia.Mdhd != nil {
+			out[trak.Tkhd.TrackID] = trak.Mdia.Mdhd.Timescale
+		}
+	}
+	return out
+}
+
+// reached reports whether frag starts at or after the stop point. A
+// fragment whose start cannot be read is an error when a stop point is
+// set: playing past the point the user stopped at is not an option.
+func (s stopPoint) reached(frag *mp4.Fragment) (bool, error) {
+	if s.at <= 0 {
+		return false, nil
+	}
+	if frag.Moof == nil || len(frag.Moof.Trafs) == 0 || frag.Moof.Trafs[0].Tfhd == nil || frag.Moof.Trafs[0].Tfdt == nil {
+		return false, fmt.Errorf("ree: a fragment without tfdt: its media time is unknown, so playback cannot stop at %v: %w", s.at, ErrMedia)
+	}
+	traf := frag.Moof.Trafs[0]
+	ts := s.timescales[traf.Tfhd.TrackID]
+	if ts == 0 {
+		return false, fmt.Errorf("ree: a fragment of a track without a media timescale: playback cannot stop at %v: %w", s.at, ErrMedia)
+	}
+	// start/ts >= at/1e9 s, compared as 128-bit products (no overflow).
+	hi1, lo1 := bits.Mul64(traf.Tfdt.BaseMediaDecodeTime(), uint64(time.Second))
+	hi2, lo2 := bits.Mul64(uint64(s.at), uint64(ts))
+	return hi1 > hi2 || (hi1 == hi2 && lo1 >= lo2), nil
 }
 
 // sampleDecrypter is what decryptFragment needs of a key: *tee.Key, or a

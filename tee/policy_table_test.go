@@ -115,7 +115,7 @@ func samples() map[uint16]sample {
 		xmr.TypeExplicitDigitalVideoContainer: {parent: p, obj: boxOf(xmr.TypeExplicitDigitalVideoContainer, leafOf(xmr.TypeDigitalVideoOutputConfig, cfg))},
 		xmr.TypeDigitalVideoOutputConfig:      {parent: p, obj: boxOf(xmr.TypeExplicitDigitalVideoContainer, leafOf(xmr.TypeDigitalVideoOutputConfig, cfg))},
 		xmr.TypeSecureStop:                    {parent: g, obj: leafOf(xmr.TypeSecureStop, guid16)},
-		xmr.TypeSecureStop2:                   {parent: g, obj: leafOf(xmr.TypeSecureStop2, guid16)},
+		xmr.TypeSecureStop2:                   {parent: g, obj: leafOf(xmr.TypeSecureStop2, append(u16b(1), make([]byte, 24)...))},
 		xmr.TypeOptimizedContentKey2:          {parent: k, obj: leafOf(xmr.TypeOptimizedContentKey2, []byte{1})},
 	}
 }

@@ -140,6 +140,11 @@ type licenseJSON struct {
 	MinSecurityLevel uint16  `json:"min_security_level"`
 	Error            *string `json:"error"`
 	Detail           *string `json:"detail"`
+	// TransactionID is the response's TransactionID (absent without one):
+	// the device then acknowledged the response's licenses
+	// (AcknowledgeLicense), and AckError says why that failed.
+	TransactionID *string `json:"transaction_id,omitempty"`
+	AckError      *string `json:"ack_error,omitempty"`
 	ree.LicenseTimes
 }
 
@@ -224,11 +229,21 @@ func newLicenseAcquireCmd() *cobra.Command {
 					break
 				}
 				for _, r := range res {
-					out.Licenses = append(out.Licenses, licenseJSON{KID: r.KID.String(), Persistent: r.Persistent,
+					lj := licenseJSON{KID: r.KID.String(), Persistent: r.Persistent,
 						Bound: r.Bound, MinSecurityLevel: r.MinSecurityLevel, Error: errString(r.Err), Detail: errDetail(r.Err),
-						LicenseTimes: d.Client.LicenseTimes(r.XMR)})
+						LicenseTimes: d.Client.LicenseTimes(r.XMR)}
+					if r.TransactionID != "" {
+						lj.TransactionID = ptr(r.TransactionID)
+						lj.AckError = errString(r.AckErr)
+					}
+					out.Licenses = append(out.Licenses, lj)
 					if r.Err != nil && firstErr == nil {
 						firstErr = r.Err
+					}
+					// The server did not learn the licenses were stored:
+					// reported as a failure although they bound.
+					if r.AckErr != nil && firstErr == nil {
+						firstErr = r.AckErr
 					}
 				}
 			}
@@ -246,6 +261,13 @@ func newLicenseAcquireCmd() *cobra.Command {
 					fmt.Fprintf(w, "%s persistent=%v min_sl=%d %s\n", l.KID, l.Persistent, l.MinSecurityLevel, status)
 					if t := timesText(l.LicenseTimes); t != "" {
 						fmt.Fprintf(w, "  %s\n", t)
+					}
+					if l.TransactionID != nil {
+						if l.AckError != nil {
+							fmt.Fprintf(w, "  transaction %s not acknowledged: %s\n", *l.TransactionID, *l.AckError)
+						} else {
+							fmt.Fprintf(w, "  transaction %s acknowledged\n", *l.TransactionID)
+						}
 					}
 				}
 				for _, f := range out.ExchangeFiles {

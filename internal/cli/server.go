@@ -32,6 +32,7 @@ type serverOptions struct {
 	commKeys  []string // ID=B64; secrets, never printed
 	clockSkew time.Duration
 	lst       bool
+	streams   int // --max-streams-per-account
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -49,6 +50,8 @@ func (o *serverOptions) addFlags(c *cobra.Command) {
 		"(larger: fault DRM_E_CLIENTTIMEINVALID)")
 	f.BoolVar(&o.lst, "license-server-time", false, "sign the server's time into every license response and serve it at GET "+
 		licsrv.TimePath+" (License Server Time; needs a PKI with a time-server key)")
+	f.IntVar(&o.streams, "max-streams-per-account", 0, "most open streams per account (CustomData, or an entitlement's sub): secure-stop "+
+		"licenses not yet reported, for at most "+licsrv.StreamLifetime.String()+" (more: fault DRM_E_SERVER_DEVICE_LIMIT_REACHED); 0 = no limit")
 	l := &o.limits
 	f.Int64Var(&l.MaxBody, "max-body", licsrv.DefaultMaxBody, "largest request body in bytes (larger: fault DRM_E_SERVER_INVALID_MESSAGE)")
 	f.IntVar(&l.MaxLicenses, "max-licenses", licsrv.DefaultMaxLicenses, "most licenses in one response, counted before any is built (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
@@ -114,7 +117,7 @@ func (o *serverOptions) parseDefects() ([]licsrv.Defect, error) {
 func newServerCmd() *cobra.Command {
 	o := &serverOptions{}
 	c := &cobra.Command{
-		Use:   "server --pki PKI --data DIR --listen 127.0.0.1:PORT [--ready-file FILE] [--defect NAME]... [--comm-key ID=B64]...",
+		Use:   "server --pki PKI --data DIR --listen 127.0.0.1:PORT [--ready-file FILE] [--defect NAME]... [--comm-key ID=B64]... [--max-streams-per-account N]",
 		Short: "Run the reference license server (POST /rightsmanager.asmx, GET /prsim/server-cert)",
 		Long: "Run the reference license server. It logs one line per request to stderr (method, path, action, outcome " +
 			"ok|fault|notfound, HTTP status, DRM code, reason, duration, device certificate digest, licenses issued); the " +
@@ -192,7 +195,8 @@ func (o *serverOptions) newLicenseServer(p *pki.PKI, log *slog.Logger, defects [
 		Defects:  defects,
 		Limits:   o.limits,
 
-		ClientTimeSkew: o.clockSkew,
+		ClientTimeSkew:       o.clockSkew,
+		MaxStreamsPerAccount: o.streams,
 	}
 	if o.lst {
 		if p.TimeServer == nil {
@@ -216,6 +220,9 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err := o.checkLimits(); err != nil {
 		return err
 	}
+	if o.streams < 0 {
+		return usagef("--max-streams-per-account %d: want 0 (no limit) or more", o.streams)
+	}
 	if o.clockSkew <= 0 {
 		return usagef("--clock-skew %s: want a positive duration", o.clockSkew)
 	}
@@ -231,6 +238,7 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = srv.Close() }() // closes the state database on every path
 	if len(defects) > 0 {
 		log.Warn("defects injected: this server misbehaves on purpose", "defects", defects)
 	}

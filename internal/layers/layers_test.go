@@ -17,7 +17,7 @@ import (
 const module = "github.com/prsim/prsim"
 
 // Shared helpers any layer at or above wire may use.
-var helpers = []string{"drm", "internal/ecc", "internal/cmac", "internal/safetext"}
+var helpers = []string{"drm", "internal/ecc", "internal/cmac", "internal/keywrap", "internal/safetext"}
 
 // allowed lists, for every prsim package (a "/..." suffix covers the
 // subtree), the prsim packages its non-test code may import. The order is
@@ -32,6 +32,8 @@ var allowed = []struct {
 	{"clock", nil},
 	{"internal/ecc", nil},
 	{"internal/cmac", nil},
+	// RFC 3394 AES key wrap (the SecureStop2 key in a license): stdlib only.
+	{"internal/keywrap", nil},
 	{"internal/safetext", nil},
 	{"internal/swtpm", nil},
 	{"internal/testsummary", nil},
@@ -42,6 +44,9 @@ var allowed = []struct {
 	// definition for the server (licsrv), the runner (conformance) and the
 	// CLI, which all reach it through wire/...; pure, on kid and drm only.
 	{"wire/entitlement", []string{"drm", "internal/safetext", "wire/kid"}},
+	// Secure-stop records and the server's signed acknowledgement: the
+	// signer and the challenge wrapper come from wire/soap.
+	{"wire/securestop", []string{"drm", "internal/ecc", "internal/cmac", "wire/kid", "wire/soap"}},
 	// Pure wire formats: no I/O, nothing of devices or servers.
 	{"wire/...", cat(helpers, "wire/...")},
 	{"internal/keyseed", cat(helpers, "wire/...")},

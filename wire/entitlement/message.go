@@ -48,6 +48,9 @@ type LicensePlayReady struct {
 	AllowPersistence   *bool   `json:"allow_persistence,omitempty"`
 	RealTimeExpiration bool    `json:"real_time_expiration,omitempty"`
 	PlaybackDuration   *uint32 `json:"playback_duration,omitempty"`
+	// SecureStop (a prsim extension) asks for secure stop: SECURE_STOP
+	// and SECURESTOP2 in each non-persistent license (docs/protocol.md §11).
+	SecureStop bool `json:"secure_stop,omitempty"`
 }
 
 // KeysSource says where the content keys come from; prsim supports inline

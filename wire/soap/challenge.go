@@ -67,41 +67,20 @@ func BuildChallenge(c *Challenge, serverKey ecc.Point, signer Signer, rand io.Re
 
 // buildChallenge takes an optional fixed XML key point (tests).
 func buildChallenge(c *Challenge, serverKey ecc.Point, signer Signer, rand io.Reader, xmlKey *ecc.Point) ([]byte, error) {
-	if c == nil || signer == nil || rand == nil {
-		return nil, errors.New("soap: nil challenge, signer or random source")
+	if c == nil {
+		return nil, errors.New("soap: nil challenge")
+	}
+	if err := checkKeys(serverKey, signer, rand); err != nil {
+		return nil, err
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
-	}
-	if !serverKey.Valid() {
-		return nil, fmt.Errorf("soap: server key: %w", ecc.ErrPoint)
-	}
-	pub := signer.Public()
-	if !pub.Valid() {
-		return nil, fmt.Errorf("soap: signer public key: %w", ecc.ErrPoint)
 	}
 	plain, err := encodeClientData(&c.Data)
 	if err != nil {
 		return nil, err
 	}
-
-	var k ecc.Point
-	if xmlKey != nil {
-		k = *xmlKey
-	} else {
-		d, err := ecc.RandomScalar(rand)
-		if err != nil {
-			return nil, fmt.Errorf("soap: failed to draw the XML key: %w", err)
-		}
-		if k, err = ecc.ScalarBaseMult(d); err != nil {
-			return nil, fmt.Errorf("soap: failed to derive the XML key: %w", err)
-		}
-	}
-	encKey, err := ecc.Encrypt(rand, serverKey, k)
-	if err != nil {
-		return nil, fmt.Errorf("soap: failed to encrypt the XML key: %w", err)
-	}
-	encData, err := encryptData(k, plain)
+	encKey, encData, err := sealData(serverKey, plain, rand, xmlKey)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +90,7 @@ func buildChallenge(c *Challenge, serverKey ecc.Point, signer Signer, rand io.Re
 	if err != nil {
 		return nil, err
 	}
-	return assembleChallenge(la, si, sig, pub), nil
+	return assembleChallenge(la, si, sig, signer.Public()), nil
 }
 
 // validate checks the fields that go into LA as text or raw XML.
@@ -156,54 +135,14 @@ func encodeLA(c *Challenge, encKey ecc.Ciphertext, encData []byte) []byte {
 	}
 	la.b64("LicenseNonce", c.Nonce[:])
 	la.elem("ClientTime", strconv.FormatInt(c.ClientTime, 10))
-	la.open("EncryptedData", "xmlns", nsXMLEnc, "Type", typeElement)
-	la.empty("EncryptionMethod", "Algorithm", algAES128)
-	la.open("KeyInfo", "xmlns", nsDSig)
-	la.open("EncryptedKey", "xmlns", nsXMLEnc)
-	la.empty("EncryptionMethod", "Algorithm", algECC256)
-	la.open("KeyInfo", "xmlns", nsDSig)
-	la.elem("KeyName", "WMRMServer")
-	la.close("KeyInfo")
-	la.open("CipherData")
-	la.b64("CipherValue", encKey[:]) // always 128 bytes: four fixed 32-byte coordinates
-	la.close("CipherData")
-	la.close("EncryptedKey")
-	la.close("KeyInfo")
-	la.open("CipherData")
-	la.b64("CipherValue", encData)
-	la.close("CipherData")
-	la.close("EncryptedData")
+	writeEncryptedData(&la, encKey, encData)
 	la.close("LA")
 	return la.Bytes()
 }
 
 // assembleChallenge wraps the LA bytes and the signature in the envelope.
 func assembleChallenge(la, si []byte, sig [64]byte, pub ecc.Point) []byte {
-	var w writer
-	w.WriteString(xmlDecl)
-	w.open("soap:Envelope", "xmlns:xsi", nsXSI, "xmlns:xsd", nsXSD, "xmlns:soap", nsSOAP11)
-	w.open("soap:Body")
-	w.open("AcquireLicense", "xmlns", NSProtocols)
-	w.open("challenge")
-	w.open("Challenge", "xmlns", nsMessages)
-	w.Write(la)
-	w.open("Signature", "xmlns", nsDSig)
-	w.Write(si)
-	w.b64("SignatureValue", sig[:])
-	w.open("KeyInfo", "xmlns", nsDSig)
-	w.open("KeyValue")
-	w.open("ECCKeyValue")
-	w.b64("PublicKey", pub[:])
-	w.close("ECCKeyValue")
-	w.close("KeyValue")
-	w.close("KeyInfo")
-	w.close("Signature")
-	w.close("Challenge")
-	w.close("challenge")
-	w.close("AcquireLicense")
-	w.close("soap:Body")
-	w.close("soap:Envelope")
-	return w.Bytes()
+	return assembleRequest("AcquireLicense", la, si, sig, pub)
 }
 
 func encodeClientData(d *ClientData) ([]byte, error) {
@@ -402,49 +341,9 @@ func (p *ParsedChallenge) parseLA(la *node, raw []byte) error {
 }
 
 func (p *ParsedChallenge) parseEncryptedData(la *node) error {
-	const se = drm.ErrXMLSigFormat
-	ed, err := la.must("EncryptedData", se)
-	if err != nil {
-		return err
-	}
-	if !ed.is(nsXMLEnc, "EncryptedData") {
-		return sigErr("EncryptedData is not in the XML-Enc namespace")
-	}
-	m, err := ed.must("EncryptionMethod", se)
-	if err != nil {
-		return err
-	}
-	if a, _ := m.attrValue("Algorithm"); a != algAES128 {
-		return sigErr("client data encryption is not AES-128-CBC")
-	}
-	ek, err := ed.path(se, "KeyInfo", "EncryptedKey")
-	if err != nil {
-		return err
-	}
-	if m, err = ek.must("EncryptionMethod", se); err != nil {
-		return err
-	}
-	if a, _ := m.attrValue("Algorithm"); a != algECC256 {
-		return sigErr("key encryption is not ECC-256")
-	}
-	cv, err := ek.path(se, "CipherData", "CipherValue")
-	if err != nil {
-		return err
-	}
-	kb, err := decodeFixed(cv, ecc.CiphertextSize, se)
-	if err != nil {
-		return err
-	}
-	p.encKey = ecc.Ciphertext(kb)
-	if cv, err = ed.path(se, "CipherData", "CipherValue"); err != nil {
-		return err
-	}
-	db, err := decodeB64(cv)
-	if err != nil || len(db) < 2*aes.BlockSize || len(db)%aes.BlockSize != 0 {
-		return sigErr("encrypted client data is not IV plus whole AES blocks")
-	}
-	p.encData = db
-	return nil
+	var err error
+	p.encKey, p.encData, err = parseEncData(la)
+	return err
 }
 
 // Bytes returns a copy of the exact bytes that were parsed.
@@ -479,36 +378,11 @@ func (p *ParsedChallenge) VerifySignature() error {
 // §4.1) and reported wrapping drm.ErrXMLSigFormat. On success p.Data is set
 // too.
 func (p *ParsedChallenge) DecryptData(decrypt func(ecc.Ciphertext) (ecc.Point, error)) (*ClientData, error) {
-	if decrypt == nil {
-		return nil, errors.New("soap: nil decrypt function")
-	}
-	if len(p.encData) < 2*aes.BlockSize {
-		return nil, sigErr("challenge was not parsed")
-	}
-	k, err := decrypt(p.encKey)
+	plain, err := openData(p.encKey, p.encData, decrypt)
 	if err != nil {
-		return nil, fmt.Errorf("soap: failed to decrypt the client data key: %w", err)
+		return nil, err
 	}
-	x := k.X()
-	if !bytes.Equal(x[:16], p.encData[:aes.BlockSize]) {
-		return nil, sigErr("client data key does not match its IV")
-	}
-	block, err := aes.NewCipher(x[16:])
-	if err != nil {
-		return nil, fmt.Errorf("soap: %w", err)
-	}
-	plain := make([]byte, len(p.encData)-aes.BlockSize)
-	cipher.NewCBCDecrypter(block, p.encData[:aes.BlockSize]).CryptBlocks(plain, p.encData[aes.BlockSize:])
-	pad := int(plain[len(plain)-1])
-	if pad == 0 || pad > aes.BlockSize {
-		return nil, sigErr("bad client data padding")
-	}
-	for _, b := range plain[len(plain)-pad:] {
-		if int(b) != pad {
-			return nil, sigErr("bad client data padding")
-		}
-	}
-	d, err := parseClientData(plain[:len(plain)-pad])
+	d, err := parseClientData(plain)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 // Package soap encodes and decodes the PlayReady license-acquisition SOAP
 // messages: the AcquireLicense challenge with its encrypted client data and
-// XML signature, the license response, and SOAP faults (docs/formats/soap.md §1–§6).
+// XML signature, the license response, SOAP faults (docs/formats/soap.md §1–§6),
+// and prsim's secure-stop and AcknowledgeLicense messages (docs/protocol.md §11).
 //
 // # Messages
 //
@@ -15,6 +16,15 @@
 // license response (docs/formats/soap.md §5), and [BuildFault] / [ParseFault] handle
 // the fault of docs/formats/soap.md §6. [ParseEnvelopeAction] names the operation in
 // a request body so that a server can dispatch on it.
+//
+// The secure-stop challenge ([BuildSecureStopChallenge],
+// [ParseSecureStopChallenge]) and the AcknowledgeLicense challenge
+// ([BuildAcknowledgeLicense], [ParseAcknowledgeLicense]) share the license
+// challenge's envelope, XML-key encryption and exact-bytes signature; only
+// their signed element differs (docs/formats/soap.md §7, docs/protocol.md §11).
+// Their responses ([BuildSecureStopResponse], [BuildLicenseAckResponse]) are
+// not signed as XML: a secure-stop acknowledgement carries its own signature
+// (package securestop).
 //
 // # Exact-bytes signatures
 //

@@ -23,8 +23,12 @@ type Template struct {
 	RealTimeExpiration   bool    // 0x55
 	Settings             *uint16 // 0x0D, e.g. SettingCannotPersist
 	SecureStopID         *[16]byte
-	SourceID             *uint32 // 0x22
-	Domain               *Domain // 0x29; forbids Uplink
+	// SecureStop2Key, when set, is wrapped under the content integrity key
+	// and written as SECURESTOP2 (0x5C) in the global policy container.
+	// It must be kept secret.
+	SecureStop2Key *[16]byte
+	SourceID       *uint32 // 0x22
+	Domain         *Domain // 0x29; forbids Uplink
 
 	Play         bool // include PLAYBACK_POLICY_CONTAINER (the Play right)
 	Read         bool // include READ_POLICY_CONTAINER (0x41; PlayReady before 3.0 only)
@@ -142,7 +146,11 @@ func (t *Template) Build(ci []byte) ([]byte, error) {
 		}
 	}
 
-	outer := NewContainer(flagsMC, TypeOuterContainer, t.global())
+	ss2, err := t.secureStop2(ci)
+	if err != nil {
+		return nil, err
+	}
+	outer := NewContainer(flagsMC, TypeOuterContainer, t.global(ss2))
 	if t.Play {
 		outer.Children = append(outer.Children, t.playback())
 	}
@@ -191,7 +199,9 @@ func leaf(t uint16, body []byte) *Object {
 	return NewLeaf(types[t].flags, t, body)
 }
 
-func (t *Template) global() *Object {
+// global writes the global policy container; ss2 is the SECURESTOP2 body
+// (nil: none).
+func (t *Template) global(ss2 []byte) *Object {
 	g := NewContainer(flagsMC, TypeGlobalPolicyContainer,
 		leaf(TypeSecurityLevel, u16(t.MinSecurityLevel)),
 		leaf(TypeRevocationInfoVersion2, u32(t.RIV)))
@@ -216,6 +226,9 @@ func (t *Template) global() *Object {
 	}
 	if t.SecureStopID != nil {
 		add(leaf(TypeSecureStop, append([]byte{}, t.SecureStopID[:]...)))
+	}
+	if ss2 != nil {
+		add(leaf(TypeSecureStop2, ss2))
 	}
 	if t.SourceID != nil {
 		add(leaf(TypeSourceID, u32(*t.SourceID)))

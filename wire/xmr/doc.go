@@ -41,7 +41,11 @@
 // The parent and flag columns of the §5 table and several body layouts are
 // unverified. prsim follows them as written: 0x59 is treated as "dup ok"
 // like 0x08 and 0x31; SECURE_STOP (0x5A) is expected in the global
-// container and written as must-understand; duplicates of unknown types
+// container and written as must-understand; SECURESTOP2 (0x5C), whose
+// body is not public, has prsim's body (version u16 = 1 ‖ the RFC 3394 wrap
+// of the SecureStop2 key under the content integrity key, docs/protocol.md
+// §11), sits in the global container and is not must-understand, so a
+// client without SecureStop2 ignores it; duplicates of unknown types
 // are allowed; SETTINGS bits are not restricted by version; keyType 5
 // (AES-CBC) is accepted in version 3 and the PlayReady 4.x client check is
 // left to the caller. The builder writes one play-enabler container per

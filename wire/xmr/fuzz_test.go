@@ -32,6 +32,11 @@ func corpusSeeds(t testing.TB) map[string][]byte {
 		"unknown-skip": mod(addPlayback(NewLeaf(0, 0x7F12, []byte{1, 2, 3}))),
 		"v1-minenv": mod(both(setVersion(1), func(l *License) { remove(find(l, TypeGlobalPolicyContainer), TypeSecurityLevel) },
 			addGlobal(minEnv(150, 7, 9)))),
+		"securestop2": func() []byte {
+			tp := minimalTemplate(t)
+			tp.SecureStopID, tp.SecureStop2Key = &[16]byte{0x5a}, &[16]byte{0x5c}
+			return build(t, tp)
+		}(),
 		"hmac-sig": mod(func(l *License) {
 			l.Outer.Children[len(l.Outer.Children)-1].Body = cat(be16(2), be16(32), make([]byte, 32))
 		}),

@@ -167,6 +167,10 @@ func (p *parser) checkValues(t uint16, v []value) error {
 		default:
 			return invalidType(t, "unknown signature type")
 		}
+	case TypeSecureStop2:
+		if v[0].u != secureStop2Version || len(v[1].b) != secureStop2WrappedSize {
+			return invalidType(t, "SECURESTOP2 is not version 1 with a 24-byte wrapped key")
+		}
 	case TypeECCDeviceKey:
 		if uint16(v[0].u) != CurveP256 || len(v[1].b) != 64 {
 			return invalidType(t, "device key is not a 64-byte P-256 point")

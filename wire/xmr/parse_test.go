@@ -327,7 +327,8 @@ func TestUnknownObjects(t *testing.T) {
 		{parseCase{name: "misplaced known non-M", tree: addPlayback(NewLeaf(0, TypeIssueDate, []byte{1}))}, []uint16{TypeIssueDate}},
 		{parseCase{name: "deprecated type without M", tree: addGlobal(NewLeaf(0, 0x0018, nil))}, []uint16{0x0018}},
 		{parseCase{name: "application ID list", tree: addPlayback(NewLeaf(flagsMEB, TypeApplicationIDList, []byte{1, 2}))}, nil},
-		{parseCase{name: "secure stop 2 anywhere", tree: addPlayback(NewLeaf(FlagMustUnderstand, TypeSecureStop2, []byte{1}))}, nil},
+		{parseCase{name: "secure stop 2 in global", tree: addGlobal(NewLeaf(0, TypeSecureStop2, append(be16(1), make([]byte, 24)...)))}, nil},
+		{parseCase{name: "misplaced secure stop 2 without M", tree: addPlayback(NewLeaf(0, TypeSecureStop2, []byte{1}))}, []uint16{TypeSecureStop2}},
 	}
 	for _, c := range accept {
 		t.Run("accept "+c.name, func(t *testing.T) {

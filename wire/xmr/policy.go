@@ -137,6 +137,7 @@ type Policy struct {
 	RealTimeExpiration    bool    // 0x55
 	Settings              *uint16 // 0x0D, Setting… bits
 	SecureStopID          *[16]byte
+	SecureStop2           []byte  // 0x5C: the RFC 3394 wrap of the SecureStop2 key under CI (24 bytes)
 	Metering              *kid.ID // 0x16
 	SourceID              *uint32 // 0x22
 	RestrictedSourceID    bool    // 0x28
@@ -266,6 +267,8 @@ func (p *Policy) global(g *Object) {
 			p.Settings = ptr(uint16(v[0].u))
 		case TypeSecureStop:
 			p.SecureStopID = ptr([16]byte(v[0].b))
+		case TypeSecureStop2:
+			p.SecureStop2 = clone(v[1].b)
 		case TypeMetering:
 			p.Metering = ptr(guidOf(v[0].b))
 		case TypeSourceID:

@@ -272,8 +272,11 @@ var types = map[uint16]typeInfo{
 	// The table gives "0x02?" and "?" for the flags; prsim writes it in the
 	// global container as must-understand (a client that cannot report
 	// secure stop should not play).
-	TypeSecureStop:           {name: "SECURE_STOP", parent: TypeGlobalPolicyContainer, flags: FlagMustUnderstand, layout: []field{{"secureStopID", kRaw16}}},
-	TypeSecureStop2:          {name: "SECURESTOP2", parent: anyParent},
+	TypeSecureStop: {name: "SECURE_STOP", parent: TypeGlobalPolicyContainer, flags: FlagMustUnderstand, layout: []field{{"secureStopID", kRaw16}}},
+	// SECURESTOP2 is prsim's (the type is public, its body is not): version
+	// u16 = 1 ‖ the RFC 3394 wrap of the SecureStop2 key under CI (24
+	// bytes). Not must-understand: a client without SecureStop2 ignores it.
+	TypeSecureStop2:          {name: "SECURESTOP2", parent: TypeGlobalPolicyContainer, layout: []field{{"version", kU16}, {"wrappedKey", kRest}}},
 	TypeOptimizedContentKey2: {name: "OPTIMIZED_CONTENT_KEY2", parent: anyParent},
 }
 
