@@ -51,11 +51,14 @@ const (
 	// FamilyClock: the server's side of time: the ClientTime window,
 	// License Server Time, clock-sync requests and time policies.
 	FamilyClock = "clock"
+	// FamilySecureStop: secure-stop reports are acknowledged, stored once
+	// and verified; license acknowledgements; the stream limit.
+	FamilySecureStop = "securestop"
 )
 
 // Families returns the scenario families in run order.
 func Families() []string {
-	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy, FamilyClock}
+	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy, FamilyClock, FamilySecureStop}
 }
 
 // Profiles: how the runner asks the server for a policy.
@@ -75,6 +78,11 @@ const (
 	PersonaSL2000        = "sl2000-4.5"     // SL2000 PlayReady 4.5 device of the server's PKI
 	PersonaUntrustedRoot = "untrusted-root" // SL3000 device of a PKI the server does not trust
 	PersonaPR20          = "sl2000-2.0"     // SL2000 PlayReady 2.0 device of the server's PKI
+	PersonaSL3000v30     = "sl3000-3.0"     // SL3000 PlayReady 3.0 device of the server's PKI (SecureStop1)
+	// PersonaSL3000Soft is an SL3000 PlayReady 4.5 device of the server's
+	// PKI on the soft backend whatever Options.TPM says: the runner reads
+	// its private keys, to build messages its TEE would never sign.
+	PersonaSL3000Soft = "sl3000-4.5-soft"
 )
 
 // Scenario is one check.
@@ -119,6 +127,7 @@ func Scenarios() []Scenario {
 	all = append(all, robustnessScenarios()...)
 	all = append(all, policyScenarios()...)
 	all = append(all, clockScenarios()...)
+	all = append(all, secureStopScenarios()...)
 	return all
 }
 

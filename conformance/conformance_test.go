@@ -51,11 +51,15 @@ func newFixture(t *testing.T) fixture {
 func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 	t.Helper()
 	srv, err := f.fx.StartServer(f.withLST(licsrv.Config{Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
-		Limits: licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second}}))
+		Limits:               licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second},
+		MaxStreamsPerAccount: maxStreams}))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv.LAURL
 }
+
+// maxStreams is the test server's stream limit per account (SS6).
+const maxStreams = 2
 
 // withLST turns License Server Time on in cfg, with the PKI's time server.
 func (f fixture) withLST(cfg licsrv.Config) licsrv.Config {
@@ -93,15 +97,18 @@ func (f fixture) run(t *testing.T, o conformance.Options) *conformance.Report {
 // breaks is what each defect must break: exactly these scenarios fail, all
 // others pass (docs/conformance.md keeps the same table).
 var breaks = map[licsrv.Defect][]string{
-	licsrv.DefectNoNonceEcho:          {"P1"},
-	licsrv.DefectUnsignedResponse:     {"P2"},
-	licsrv.DefectBadResponseSignature: {"P2"},
+	licsrv.DefectNoNonceEcho:      {"P1"},
+	licsrv.DefectUnsignedResponse: {"P2"},
+	// The secure-stop acknowledgement is signed with the same key, and
+	// flipped the same way: every scenario that verifies one fails.
+	licsrv.DefectBadResponseSignature: {"P2", "SS1", "SS2", "SS3", "SS4"},
 	// ignore-sl issues a min-SL-150 license instead of refusing: L7 sees the
 	// device bind it, R1 sees no fault (R1 passes only on a fault).
-	licsrv.DefectIgnoreSL:               {"L7", "R1", "Y5"},
-	licsrv.DefectIgnorePersist:          {"L3"},
-	licsrv.DefectWrongContentKey:        {"L5", "B1", "B2"},
-	licsrv.DefectAcceptBadSignature:     {"P4"},
+	licsrv.DefectIgnoreSL:        {"L7", "R1", "Y5"},
+	licsrv.DefectIgnorePersist:   {"L3"},
+	licsrv.DefectWrongContentKey: {"L5", "B1", "B2"},
+	// SS5 sends an acknowledgement with a broken signature first.
+	licsrv.DefectAcceptBadSignature:     {"P4", "SS5"},
 	licsrv.DefectAcceptUntrustedRoot:    {"P5"},
 	licsrv.DefectFaultAs200:             {"F1", "F2", "F3", "F4", "F5", "F6"},
 	licsrv.DefectIgnoreLicenseRequested: {"L6", "C3"},
@@ -120,6 +127,12 @@ var breaks = map[licsrv.Defect][]string{
 	licsrv.DefectStaleServerTime:    {"C2", "C3"},
 	licsrv.DefectUnsignedServerTime: {"C2", "C3"},
 	licsrv.DefectMisEncodeDates:     {"C4", "C5"},
+	// An acknowledgement naming no session: whoever checks it fails (SS6
+	// only counts streams).
+	licsrv.DefectDropAck:           {"SS1", "SS2", "SS3", "SS4"},
+	licsrv.DefectAcceptTamperedSS2: {"SS3"},
+	licsrv.DefectDoubleCountResend: {"SS4"},
+	licsrv.DefectIgnoreStreamStops: {"SS6"},
 }
 
 // breaksEntitlement is what each defect breaks under profile entitlement
@@ -151,13 +164,20 @@ var breaksEntitlement = map[licsrv.Defect][]string{
 	licsrv.DefectStaleServerTime:    {"C2", "C3"},
 	licsrv.DefectUnsignedServerTime: {"C2", "C3"},
 	licsrv.DefectMisEncodeDates:     {},
+	// The securestop family needs cfg securestop: and tid:, skipped under
+	// entitlement.
+	licsrv.DefectDropAck:           {},
+	licsrv.DefectAcceptTamperedSS2: {},
+	licsrv.DefectDoubleCountResend: {},
+	licsrv.DefectIgnoreStreamStops: {},
 }
 
 // skippedUnder is what each profile skips against a clean server.
 var skippedUnder = map[string][]string{
 	conformance.ProfileCfg:         {"Y6"},
-	conformance.ProfileEntitlement: {"F6", "R1", "C4", "C5"},
-	conformance.ProfileNone:        {"L3", "L7", "F6", "R1", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "C4", "C5"},
+	conformance.ProfileEntitlement: {"F6", "R1", "C4", "C5", "SS1", "SS2", "SS3", "SS4", "SS5", "SS6"},
+	conformance.ProfileNone: {"L3", "L7", "F6", "R1", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "C4", "C5",
+		"SS1", "SS2", "SS3", "SS4", "SS5", "SS6"},
 }
 
 func statuses(rep *conformance.Report) (fails []string, others map[string]conformance.Status) {

@@ -46,6 +46,7 @@ type persona struct {
 	sl      uint32
 	version string
 	foreign bool // issued by a PKI the server does not trust
+	soft    bool // on the soft backend whatever Options.TPM says
 }
 
 func personas() map[string]persona {
@@ -54,6 +55,8 @@ func personas() map[string]persona {
 		PersonaSL2000:        {sl: 2000, version: "4.5"},
 		PersonaUntrustedRoot: {sl: 3000, version: "4.5", foreign: true},
 		PersonaPR20:          {sl: 2000, version: "2.0"},
+		PersonaSL3000v30:     {sl: 3000, version: "3.0"},
+		PersonaSL3000Soft:    {sl: 3000, version: "4.5", soft: true},
 	}
 }
 
@@ -241,8 +244,12 @@ func (e *env) provision(name string) (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(e.work, "devices", name)
+	backend := e.o.TPM
+	if p.soft {
+		backend = "soft"
+	}
 	d, err := ree.NewDevice(dir, ree.NewDeviceOptions{
-		Version: p.version, SecurityLevel: p.sl, Backend: e.o.TPM,
+		Version: p.version, SecurityLevel: p.sl, Backend: backend,
 		ModelChain: model.Chain, ModelSigner: pki.KeySigner{Key: model.Key},
 		Roots: []ecc.Point{src.Root}, Rand: e.o.Rand, Now: e.o.Now,
 	})

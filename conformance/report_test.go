@@ -190,7 +190,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 	require.Equal(t, len(skippedUnder[conformance.ProfileNone]), rep.Summary.Skipped) // L3, L7, F6, R1, Y1–Y7
 
 	// Failures first: P1 is the first scenario row.
-	rows := regexp.MustCompile(`<tr id="scenario-([A-Z][0-9]+)"`).FindAllStringSubmatch(dom, -1)
+	rows := regexp.MustCompile(`<tr id="scenario-([A-Z]+[0-9]+)"`).FindAllStringSubmatch(dom, -1)
 	require.Len(t, rows, len(rep.Results))
 	require.Equal(t, "P1", rows[0][1])
 	// Exchange links are relative and lead to the saved files.
@@ -212,7 +212,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 // (the runner seeds it into each device's store) and errors without it.
 func TestServerCertOption(t *testing.T) {
 	f := newFixture(t)
-	srv, err := f.fx.NewServer(f.withLST(licsrv.Config{}))
+	srv, err := f.fx.NewServer(f.withLST(licsrv.Config{MaxStreamsPerAccount: maxStreams}))
 	require.NoError(t, err)
 	hidden := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/prsim/server-cert" {
@@ -255,14 +255,19 @@ func TestSimBackend(t *testing.T) {
 	require.Empty(t, fails, "%s", details(rep))
 	require.Empty(t, unexpected(others, conformance.ProfileCfg), "%s", details(rep))
 	require.Equal(t, len(conformance.Scenarios())-len(skippedUnder[conformance.ProfileCfg]), rep.Summary.Pass)
-	// Every device the runner made lives in the simulator.
+	// Every device the runner made lives in the simulator, but SS3's,
+	// whose keys the runner reads.
 	devs, err := filepath.Glob(filepath.Join(work, "devices", "*", "device.json"))
 	require.NoError(t, err)
-	require.Len(t, devs, 4)
+	require.Len(t, devs, 6)
 	for _, d := range devs {
 		b, err := os.ReadFile(d)
 		require.NoError(t, err)
-		require.Regexp(t, `"backend": "sim:[0-9]+"`, string(b), d)
+		backend := `"backend": "sim:[0-9]+"`
+		if filepath.Base(filepath.Dir(d)) == conformance.PersonaSL3000Soft {
+			backend = `"backend": "soft"`
+		}
+		require.Regexp(t, backend, string(b), d)
 	}
 }
 
@@ -284,6 +289,7 @@ func ExampleScenarios() {
 	// robustness: R1 R2 R3 R4
 	// policy: Y1 Y2 Y3 Y4 Y5 Y6 Y7
 	// clock: C1 C2 C3 C4 C5
+	// securestop: SS1 SS2 SS3 SS4 SS5 SS6
 }
 
 // Content keys travel in the cfg query; a report never shows them, not even

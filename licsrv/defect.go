@@ -35,6 +35,7 @@ const (
 	DefectDropAck                Defect = "drop-ack"
 	DefectAcceptTamperedSS2      Defect = "accept-tampered-ss2"
 	DefectDoubleCountResend      Defect = "double-count-resend"
+	DefectIgnoreStreamStops      Defect = "ignore-stream-stops"
 )
 
 // defects lists every defect in documentation order with what it breaks.
@@ -65,6 +66,7 @@ var defects = [...]struct {
 	{DefectDropAck, "the secure-stop acknowledgement names no session although the reports were stored: the device keeps them pending and resends"},
 	{DefectAcceptTamperedSS2, "a SecureStop2 record whose MAC does not verify is reported verified (verified_ss2 = its session)"},
 	{DefectDoubleCountResend, "a resent secure-stop record is stored again: one session is reported twice"},
+	{DefectIgnoreStreamStops, "a secure-stop report does not close its license's stream: an account at --max-streams-per-account stays refused until its streams are an hour old"},
 }
 
 // Defects returns every defect name, in a fixed order.

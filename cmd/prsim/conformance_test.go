@@ -35,8 +35,9 @@ type conformanceOut struct {
 
 func TestConformanceAgainstServerProcess(t *testing.T) {
 	pkiDir := newPKI(t)
-	// License Server Time on: the clock family's C2 checks it.
-	la := startServerArgs(t, pkiDir, "--license-server-time") + "/rightsmanager.asmx"
+	// License Server Time on: the clock family's C2 checks it; a stream
+	// limit: SS6 checks it.
+	la := startServerArgs(t, pkiDir, "--license-server-time", "--max-streams-per-account", "2") + "/rightsmanager.asmx"
 	dir := t.TempDir()
 	junit, html, ex := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report", "index.html"), filepath.Join(dir, "ex")
 	require.NoError(t, os.MkdirAll(filepath.Dir(html), 0o755))
