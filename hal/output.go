@@ -85,6 +85,34 @@ type Output struct {
 	AGC   bool
 	// SCMS (serial copy management) is for S/PDIF.
 	SCMS bool
+	// Cert is, for an output that passes content on to another device
+	// (Miracast, AirPlay, DTCP: a cast target), the path of the receiving
+	// device's certificate chain (BCert CHAI); Receiver holds its bytes
+	// once [Platform.LoadReceivers] read them. The TEE checks the chain
+	// against its revocation list before it lets the output play.
+	Cert     string
+	Receiver []byte
+}
+
+// receiver reports whether the output passes content on to another
+// device, which may carry a certificate.
+func (k OutputKind) receiver() bool { return k == Miracast || k == AirPlay || k == DTCP }
+
+// LoadReceivers reads the certificate chain of every output with a Cert
+// path, with read (the caller's file access: package hal does no I/O).
+func (p *Platform) LoadReceivers(read func(path string) ([]byte, error)) error {
+	for i := range p.Outputs {
+		o := &p.Outputs[i]
+		if o.Cert == "" {
+			continue
+		}
+		b, err := read(o.Cert)
+		if err != nil {
+			return fmt.Errorf("hal: output %s: its receiver certificate cannot be read: %w", o.Kind, err)
+		}
+		o.Receiver = b
+	}
+	return nil
 }
 
 // String returns the output's canonical spec token, e.g. "hdmi:hdcp=2.2,type1".
@@ -100,6 +128,9 @@ func (o Output) String() string {
 		if f.on {
 			opts = append(opts, f.name)
 		}
+	}
+	if o.Cert != "" {
+		opts = append(opts, certPrefix+o.Cert)
 	}
 	if len(opts) == 0 {
 		return o.Kind.String()
@@ -134,6 +165,7 @@ const (
 	decoderName  = "decoder"  // the decoder token's name
 	maxPrefix    = "max="     // the decoder's only option
 	hdcpPrefix   = "hdcp="    // the HDCP option of hdmi/displayport
+	certPrefix   = "cert="    // the receiver certificate of a cast target
 	tokenSep     = ";"        // between tokens
 	optSep       = ","        // between options
 	kindSep      = ":"        // between a kind and its options
@@ -242,6 +274,17 @@ func kindOf(name string) OutputKind {
 func (o *Output) setOptions(tok, opts string) error {
 	seen := map[string]bool{}
 	for _, opt := range strings.Split(opts, optSep) {
+		if o.Kind.receiver() && len(opt) >= len(certPrefix) && strings.EqualFold(opt[:len(certPrefix)], certPrefix) {
+			// A path keeps its case.
+			if seen["cert"] {
+				return &specError{tok, "option given twice"}
+			}
+			seen["cert"] = true
+			if o.Cert = opt[len(certPrefix):]; o.Cert == "" {
+				return &specError{tok, "cert needs the path of the receiver's certificate chain"}
+			}
+			continue
+		}
 		opt = strings.ToLower(opt)
 		key, _, _ := strings.Cut(opt, "=")
 		if seen[key] {

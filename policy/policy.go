@@ -105,6 +105,9 @@ type Request struct {
 	Platform hal.Platform
 	Strategy Strategy
 	Stream   Stream
+	// Blocked names outputs the TEE blocks whatever the license says (a
+	// cast target whose receiver certificate is revoked), with why.
+	Blocked map[hal.OutputKind]string
 }
 
 // OutputDecision is the decision for one output.
@@ -190,6 +193,9 @@ func Evaluate(l *xmr.License, r Request) Decision {
 		}
 		if len(res) == 0 {
 			continue
+		}
+		if why, ok := r.Blocked[o.Kind]; ok {
+			res = []result{block("%s", why)}
 		}
 		d.Outputs = append(d.Outputs, combine(o.Kind, res))
 	}

@@ -29,14 +29,6 @@ const maxResponse = 4 << 20
 // CertPath is where a prsim license server publishes its certificate chain.
 const CertPath = "/prsim/server-cert"
 
-// The lists a client advertises in RevocationLists, each at version 0 while
-// it holds none (docs/formats/revocation.md §1).
-var defaultRevLists = []string{
-	"4E9D8C8A-B652-45A7-9791-6925A6B4791F", // PlayReady runtime CRL
-	"28082E80-C7A3-40B1-8256-19E5B6D89B27", // PlayReady application CRL
-	"52D1FF11-D388-4EDD-82B7-68EA4C20A16C", // RevInfo v2
-	"CD75E604-543D-4A9C-9F09-FE6D24E8BF90", // WMDRM-ND
-}
 
 // Config configures a Client.
 type Config struct {
@@ -135,6 +127,9 @@ type acquireOptions struct {
 	// onServerTime, if set, learns what the TEE made of the response's
 	// License Server Time (a clock sync watches it).
 	onServerTime func(time.Time, error)
+	// listRefresh marks the acquisition that refreshes revocation
+	// lists: it does not refresh again.
+	listRefresh bool
 }
 
 // WithHeader adds an HTTP header to the license request (e.g. an
@@ -217,9 +212,11 @@ func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acq
 			REEFeatures:      c.cfg.REEFeatures,
 		},
 	}
-	for _, g := range defaultRevLists {
-		id := kid.MustParse(g)
-		ch.RevLists = append(ch.RevLists, soap.RevListInfo{ListID: id.GUID()})
+	// The lists the TEE holds, each at its version (0 = none held), so
+	// that the server sends newer ones (docs/formats/revocation.md §4).
+	_, held := c.cfg.Device.RevocationStatus()
+	for _, l := range held {
+		ch.RevLists = append(ch.RevLists, soap.RevListInfo{ListID: l.ID.GUID(), Version: l.Version})
 	}
 	body, err := c.cfg.Device.SignChallenge(ch, serverKey, c.cfg.Rand)
 	if err != nil {
@@ -241,6 +238,8 @@ func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acq
 	}
 	answered = true
 	d := c.cfg.Device
+	// Revocation lists first: a license may need their RIV.
+	revErr := c.ingestLists(resp.RevInfo)
 	lst := d.Persona().LicenseServerTime()
 	var timeErr error
 	timeSet := false
@@ -252,13 +251,34 @@ func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acq
 		}
 	}
 	var out []LicenseResult
-	var unset []int
+	var unset, riv []int
 	for i, lic := range resp.Licenses {
 		r := c.bind(lic, true)
 		if errors.Is(r.Err, drm.ErrSecureTimeClockNotSet) {
 			unset = append(unset, i)
 		}
+		if errors.Is(r.Err, drm.ErrRIVTooSmall) {
+			riv = append(riv, i)
+		}
 		out = append(out, r)
+	}
+	if len(riv) > 0 && !o.listRefresh {
+		// The licenses need newer revocation information than the
+		// response brought: one refresh, then bind them again (their
+		// nonce is still outstanding: a RIV refusal comes before it is used).
+		refreshErr := c.refreshLists(ctx, laURL)
+		for _, i := range riv {
+			if refreshErr == nil {
+				out[i] = c.bind(resp.Licenses[i], true)
+			}
+			switch {
+			case out[i].Err == nil:
+			case refreshErr != nil:
+				out[i].Err = fmt.Errorf("%w (the revocation refresh that followed failed: %v)", out[i].Err, refreshErr)
+			case revErr != nil:
+				out[i].Err = fmt.Errorf("%w (a delivered revocation list was refused: %v)", out[i].Err, revErr)
+			}
+		}
 	}
 	if len(unset) > 0 && lst {
 		var syncErr error

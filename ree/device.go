@@ -146,6 +146,9 @@ func NewDevice(dir string, o NewDeviceOptions) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ree: %w", err)
 	}
+	if err := loadReceivers(&platform, true); err != nil {
+		return nil, err
+	}
 	if o.Rand == nil {
 		o.Rand = cryptoRand{}
 	}
@@ -256,6 +259,11 @@ func OpenDeviceWith(dir string, o OpenOptions) (*Device, error) {
 	}
 	wall := hal.NewWallClock(base)
 	wall.Advance(time.Duration(dj.WallOffset) * time.Second)
+	if err := loadReceivers(&platform, false); err != nil {
+		s.Close()
+		b.Close()
+		return nil, err
+	}
 	t, err := tee.OpenWith(b, dj.TEE, tee.Options{Platform: platform, Storage: s, Wall: wall})
 	if err == nil {
 		err = checkPersona(dj, t)
@@ -497,4 +505,28 @@ func RemoveDevice(dir string) error {
 		return err
 	}
 	return os.RemoveAll(dir)
+}
+
+// maxReceiverChain bounds a receiver certificate chain read from a file.
+const maxReceiverChain = 64 << 10
+
+// loadReceivers reads the receiver certificate chain of every cast-target
+// output that names one (hal Output.Cert); absolute makes the paths
+// absolute first, so that device.json keeps working from any directory.
+func loadReceivers(p *hal.Platform, absolute bool) error {
+	if absolute {
+		for i := range p.Outputs {
+			if c := p.Outputs[i].Cert; c != "" {
+				a, err := filepath.Abs(c)
+				if err != nil {
+					return fmt.Errorf("ree: %w", err)
+				}
+				p.Outputs[i].Cert = a
+			}
+		}
+	}
+	if err := p.LoadReceivers(func(path string) ([]byte, error) { return ReadLocalFile(path, maxReceiverChain) }); err != nil {
+		return fmt.Errorf("ree: %w", err)
+	}
+	return nil
 }

@@ -80,7 +80,8 @@ func (k *Key) Enable(stream policy.Stream, strategy policy.Strategy) (policy.Dec
 			return policy.Decision{}, err
 		}
 	}
-	dec := policy.Evaluate(k.license, policy.Request{Persona: k.persona, Platform: k.platform, Strategy: strategy, Stream: stream})
+	dec := policy.Evaluate(k.license, policy.Request{Persona: k.persona, Platform: k.platform, Strategy: strategy, Stream: stream,
+		Blocked: k.d.blockedReceivers(k.platform)})
 	if dec.Err() == nil && k.ss.version != 0 {
 		// The session is durable before the first sample is decrypted.
 		if err := k.d.startSession(k); err != nil {
@@ -142,3 +143,22 @@ func (e *OutputError) Error() string {
 func (e *OutputError) Unwrap() error { return e.err }
 
 var _ error = (*OutputError)(nil)
+
+// blockedReceivers are the outputs whose receiver certificate the TEE
+// refuses (revoked, or not of the device's PKI): they are blocked before
+// the license's output rules are considered.
+func (d *Device) blockedReceivers(p hal.Platform) map[hal.OutputKind]string {
+	var out map[hal.OutputKind]string
+	for _, o := range p.Outputs {
+		if len(o.Receiver) == 0 {
+			continue
+		}
+		if why := d.receiverRevoked(o.Receiver); why != "" {
+			if out == nil {
+				out = map[hal.OutputKind]string{}
+			}
+			out[o.Kind] = why
+		}
+	}
+	return out
+}

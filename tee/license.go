@@ -39,8 +39,8 @@ type Key struct {
 	firstPlay   time.Time // non-persistent first play (persistent: in the sealed state)
 	deadline    time.Time // set at play start (policy.Deadline)
 	hasDeadline bool
-	ssSession   *[16]byte // the open secure-stop session
-	ssUpdated   int64     // its update time last committed (Unix s)
+	ssSession   *[16]byte       // the open secure-stop session
+	ssUpdated   int64           // its update time last committed (Unix s)
 	decision    policy.Decision // the last Enable's
 	decided     bool
 	released    bool // the last decision allows decryption
@@ -91,6 +91,10 @@ func (d *Device) Bind(license []byte) (*Key, error) {
 	// The fail-closed table (policy_table.go): every object is enforced,
 	// informational, or refuses the bind with its row's code.
 	if err := checkRules(lic, d.persona, lic.Policy().Unknown); err != nil {
+		return nil, err
+	}
+	// The revocation information the license needs must be held.
+	if err := d.checkRIV(lic.Policy().RIV); err != nil {
 		return nil, err
 	}
 	// A non-persistent license needs its challenge's nonce outstanding and

@@ -104,6 +104,7 @@ const (
 	reasonChained     = "chained and scalable licenses are not supported: the content key would be wrapped under a root key prsim never binds"
 	reasonStructure   = "license structure, parsed and checked at bind"
 	reasonNotCopied   = "restricts the Copy right, refused with its container on PlayReady 3.0+; older personas never copy"
+	reasonRIV         = "compared with the RIV of the RevInfo the TEE holds (verified, never older than before): a higher one gives DRM_E_RIV_TOO_SMALL, and the REE acquires again, which delivers the lists; 0 asks for none"
 	reasonOutputsOnly = "output protection: the policy engine decides per output before a decryptor is released"
 )
 
@@ -139,8 +140,7 @@ var rules = []Rule{
 	{Type: xmr.TypeCopyCount, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonNotCopied},
 	{Type: xmr.TypeCopyProtection, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonNotCopied},
 	{Type: xmr.TypePlaylistBurnCount, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: "restricts the playlist-burn right, refused with its container on PlayReady 3.0+; older personas never burn"},
-	{Type: xmr.TypeRevocationInfoVersion, Handling: HandledRefused, Code: drm.ErrRIVTooSmall, Reason: "the license needs revocation information of this version and the device holds none yet; 0 asks for none and is ignored",
-		exempt: zeroU32},
+	{Type: xmr.TypeRevocationInfoVersion, Handling: HandledBind, Reason: reasonRIV},
 	{Type: xmr.TypeRSADeviceKey, Handling: HandledIgnored, Reason: "informational: only the ECC-256 device key binds (RSA-wrapped keys are refused by the CONTENT_KEY check)"},
 	{Type: xmr.TypeSourceID, Handling: HandledPolicy, Reason: "source ID: reported by the policy engine (prsim's outputs carry no source restriction)"},
 	{Type: xmr.TypeRevocationContainer, Handling: HandledIgnored, Reason: "informational: legacy revocation authority data"},
@@ -156,8 +156,7 @@ var rules = []Rule{
 	{Type: xmr.TypeRingtonePolicyContainer, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonOtherRight},
 	{Type: xmr.TypeExpirationAfterFirstPlay, Handling: HandledClock, Code: drm.ErrNoClkSupported, Reason: reasonClock + ": expires that many seconds after the first play start, which the TEE records durably (DRM_E_LICENSE_EXPIRED)"},
 	{Type: xmr.TypeDigitalAudioOutputConfig, Handling: HandledPolicy, Reason: reasonOutputsOnly + " (docs/formats/policies-and-outputs.md §3)"},
-	{Type: xmr.TypeRevocationInfoVersion2, Handling: HandledRefused, Code: drm.ErrRIVTooSmall, Reason: "the license needs revocation information of this version and the device holds none yet; 0 asks for none and is ignored",
-		exempt: zeroU32},
+	{Type: xmr.TypeRevocationInfoVersion2, Handling: HandledBind, Reason: reasonRIV},
 	{Type: xmr.TypeEmbeddingBehavior, Handling: HandledIgnored, Reason: "informational: prsim never embeds licenses in content"},
 	{Type: xmr.TypeSecurityLevel, Handling: HandledBind, Reason: "minimum security level compared with the leaf certificate's (DRM_E_DEVICE_SECURITY_LEVEL_TOO_LOW)"},
 	{Type: xmr.TypeCopyToPCContainer, Handling: HandledIgnored, Code: drm.ErrRightsNotAvailable, RefusedFrom: "3.0", Reason: reasonOtherRight},

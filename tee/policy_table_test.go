@@ -74,7 +74,7 @@ func samples() map[uint16]sample {
 		xmr.TypeMetering:                      {parent: g, obj: leafOf(xmr.TypeMetering, guid16)},
 		xmr.TypePlayCount:                     {parent: p, obj: leafOf(xmr.TypePlayCount, u32b(3))},
 		xmr.TypeGracePeriod:                   {parent: g, obj: leafOf(xmr.TypeGracePeriod, u32b(60))},
-		xmr.TypeRevocationInfoVersion:         {parent: g, obj: leafOf(xmr.TypeRevocationInfoVersion, u32b(7))},
+		xmr.TypeRevocationInfoVersion:         {parent: g, obj: leafOf(xmr.TypeRevocationInfoVersion, u32b(0))}, // RIV 0: the device holds no RevInfo (revocation_test.go checks the rest)
 		xmr.TypeRSADeviceKey:                  {parent: k, obj: leafOf(xmr.TypeRSADeviceKey, append(append(u32b(65537), u16b(4)...), 1, 2, 3, 4))},
 		xmr.TypeSourceID:                      {parent: g, obj: leafOf(xmr.TypeSourceID, u32b(1))},
 		xmr.TypeRevocationContainer:           {parent: o, obj: boxOf(xmr.TypeRevocationContainer, leafOf(xmr.TypeUserID, []byte{1}))},
@@ -89,7 +89,7 @@ func samples() map[uint16]sample {
 		xmr.TypeDigitalAudioOutputConfig:      {parent: p, obj: boxOf(xmr.TypeExplicitDigitalAudioContainer, leafOf(xmr.TypeDigitalAudioOutputConfig, cfg))},
 		xmr.TypeRingtonePolicyContainer:       {parent: o, obj: boxOf(xmr.TypeRingtonePolicyContainer)},
 		xmr.TypeExpirationAfterFirstPlay:      {parent: g, obj: leafOf(xmr.TypeExpirationAfterFirstPlay, u32b(60))},
-		xmr.TypeRevocationInfoVersion2:        {tweak: func(m *xmr.Template) { m.RIV = 7 }},
+		xmr.TypeRevocationInfoVersion2:        {tweak: func(m *xmr.Template) { m.RIV = 0 }},
 		xmr.TypeEmbeddingBehavior:             {parent: g, obj: leafOf(xmr.TypeEmbeddingBehavior, u16b(xmr.EmbeddingBehaviorIgnore))},
 		xmr.TypeCopyToPCContainer:             {parent: o, obj: boxOf(xmr.TypeCopyToPCContainer)},
 		xmr.TypePlayEnablerContainer:          {parent: p, obj: boxOf(xmr.TypePlayEnablerContainer, leafOf(xmr.TypePlayEnabler, guid16))},

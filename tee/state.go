@@ -142,6 +142,8 @@ type records struct {
 	Time timeRecords `json:"time"`
 	// SecureStop holds the secure-stop sessions (securestop.go).
 	SecureStop []ssRecord `json:"secure_stop,omitempty"`
+	// Revocation holds the newest revocation lists verified (revocation.go).
+	Revocation []revRecord `json:"revocation,omitempty"`
 }
 
 // nonceRecord is one outstanding nonce and the KIDs bound under it, as

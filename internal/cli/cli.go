@@ -79,6 +79,7 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 		newContentCmd(),
 		newConformanceCmd(),
 		newClockCmd(),
+		newRevocationCmd(),
 		newSecureStopCmd(),
 	)
 	for _, c := range root.Commands() {
