@@ -133,6 +133,11 @@ var breaks = map[licsrv.Defect][]string{
 	licsrv.DefectAcceptTamperedSS2: {"SS3"},
 	licsrv.DefectDoubleCountResend: {"SS4"},
 	licsrv.DefectIgnoreStreamStops: {"SS6"},
+	// Revocation defects: the revocation family (to come) fails on them.
+	licsrv.DefectAcceptRevoked:   {},
+	licsrv.DefectStaleRevInfo:    {},
+	licsrv.DefectIgnoreAllowList: {},
+	licsrv.DefectRIVZero:         {},
 }
 
 // breaksEntitlement is what each defect breaks under profile entitlement
@@ -170,6 +175,10 @@ var breaksEntitlement = map[licsrv.Defect][]string{
 	licsrv.DefectAcceptTamperedSS2: {},
 	licsrv.DefectDoubleCountResend: {},
 	licsrv.DefectIgnoreStreamStops: {},
+	licsrv.DefectAcceptRevoked:     {},
+	licsrv.DefectStaleRevInfo:      {},
+	licsrv.DefectIgnoreAllowList:   {},
+	licsrv.DefectRIVZero:           {},
 }
 
 // skippedUnder is what each profile skips against a clean server.

@@ -451,6 +451,18 @@ func (e *env) acquireWith(ctx context.Context, d *ree.Device, h *pro.Header, laU
 		return nil, err
 	}
 	x.nonce = ch.Nonce
+	if x.resp != nil {
+		// As a client does (ree.Client.Acquire), the lists a response
+		// delivers go to the TEE before its licenses bind, so a license
+		// demanding the served RIV binds. The TEE keeps only lists that
+		// verify and are newer; a refused one is not this scenario's
+		// concern.
+		for _, l := range x.resp.RevInfo {
+			if id, err := kid.FromGUID(l.ListID[:]); err == nil {
+				_, _ = d.TEE.IngestRevocation(id, l.Data)
+			}
+		}
+	}
 	return x, nil
 }
 

@@ -36,6 +36,10 @@ const (
 	DefectAcceptTamperedSS2      Defect = "accept-tampered-ss2"
 	DefectDoubleCountResend      Defect = "double-count-resend"
 	DefectIgnoreStreamStops      Defect = "ignore-stream-stops"
+	DefectAcceptRevoked          Defect = "accept-revoked"
+	DefectStaleRevInfo           Defect = "stale-revinfo"
+	DefectIgnoreAllowList        Defect = "ignore-allow-list"
+	DefectRIVZero                Defect = "riv-zero"
 )
 
 // defects lists every defect in documentation order with what it breaks.
@@ -67,6 +71,10 @@ var defects = [...]struct {
 	{DefectAcceptTamperedSS2, "a SecureStop2 record whose MAC does not verify is reported verified (verified_ss2 = its session)"},
 	{DefectDoubleCountResend, "a resent secure-stop record is stored again: one session is reported twice"},
 	{DefectIgnoreStreamStops, "a secure-stop report does not close its license's stream: an account at --max-streams-per-account stays refused until its streams are an hour old"},
+	{DefectAcceptRevoked, "a device chain with a certificate on the runtime CRL (a revoked device or model) is served instead of refused with DRM_E_DEVCERT_REVOKED"},
+	{DefectStaleRevInfo, "newer revocation lists are never sent: a challenge advertising older RevInfo or CRL versions gets none, so the device cannot meet the licenses' RIV"},
+	{DefectIgnoreAllowList, "the RevAllowInfo allow list (--rev-allow) is not honoured: revoked certificates it lists are refused"},
+	{DefectRIVZero, "licenses carry REVOCATION_INFORMATION_VERSION_2 = 0 instead of the served RevInfo's RIV"},
 }
 
 // Defects returns every defect name, in a fixed order.

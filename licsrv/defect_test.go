@@ -23,7 +23,7 @@ func TestDefectNames(t *testing.T) {
 		"wrong-content-key", "accept-bad-signature", "accept-untrusted-root", "fault-as-200", "ignore-license-requested",
 		"issue-above-cert-sl", "no-limits", "no-timeouts", "mis-encode-opl", "drop-play-enabler", "keep-unsupported-key",
 		"no-client-time-check", "stale-server-time", "unsigned-server-time", "mis-encode-dates", "drop-ack", "accept-tampered-ss2",
-		"double-count-resend", "ignore-stream-stops"}
+		"double-count-resend", "ignore-stream-stops", "accept-revoked", "stale-revinfo", "ignore-allow-list", "riv-zero"}
 	require.Equal(t, want, licsrv.Defects())
 	for _, d := range licsrv.Defects() {
 		require.NotEmpty(t, d.Description(), d)

@@ -10,7 +10,7 @@
 // decrypt the client data with the server's ENCRYPT_KEY, validate the device
 // chain to the configured test root (docs/formats/bcert.md §11), verify the
 // challenge ECDSA signature with the leaf SIGN key and the digest over the
-// exact LA bytes, then ClientTime skew, revocation and policy. Policies come
+// exact LA bytes, refuse a revoked chain, then ClientTime skew and policy. Policies come
 // from the Microsoft test-server cfg= grammar in the query string
 // (docs/formats/policies-and-outputs.md §6): each bracket group is one
 // license. Or from an Axinom-style entitlement message (§7): a JWT signed
@@ -34,6 +34,19 @@
 // AcknowledgeLicense, recorded and listed at GET [AcksPath]. The state
 // lives in DataDir/securestop.db (bbolt), or in memory without a DataDir
 // (docs/protocol.md §11).
+//
+// # Revocation
+//
+// [Config].Revocation supplies signed revocation lists (RevInfo v2 and the
+// runtime and application CRLs, docs/formats/revocation.md), verified to
+// the roots with a CRL_SIGNER chain; [Config].RevAllowFile a RevAllowInfo
+// allow list. Both are reloaded lazily every [Config].RevocationReload on
+// the injected clock; a list that fails to verify, or would move back,
+// keeps the previous one. A license, secure-stop or acknowledgement
+// challenge whose chain has a certificate on the runtime CRL, not excused
+// by the allow list, gets DRM_E_DEVCERT_REVOKED; a license response
+// carries each list the challenge advertised at an older version; every
+// license carries the served RIV (XMR 0x0032). See docs/protocol.md §12.
 //
 // # Faults
 //
@@ -66,7 +79,8 @@
 // "time", "securestop-reports", "acks" or empty), outcome (ok, fault or notfound), status, drm_code, reason,
 // duration, device_digest (hex leaf digest, once the device chain parsed)
 // and licenses. Faults log at Warn, internal errors at Error, the rest at
-// Info. The query string is never logged: a cfg may hold content keys.
+// Info. A revocation reload that changes or fails to change the lists
+// adds a record "revocation reload". The query string is never logged: a cfg may hold content keys.
 //
 // # Defects
 //

@@ -34,7 +34,7 @@ func libReason(err error) string {
 	if c, ok := drm.CodeOf(err); ok {
 		s = strings.TrimSuffix(s, ": "+c.String())
 	}
-	for _, p := range []string{"soap: ", "bcert: ", "pro: "} {
+	for _, p := range []string{"soap: ", "bcert: ", "pro: ", "revocation: "} {
 		s = strings.TrimPrefix(s, p)
 	}
 	return safetext.ASCII(s, 200)

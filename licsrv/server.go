@@ -96,6 +96,21 @@ type Config struct {
 	// (the JWT's com_key_id), each the HMAC key bytes; empty = entitlement
 	// messages are refused. See [EntitlementHeader].
 	CommKeys map[string][]byte
+	// Revocation, if set, supplies the signed revocation lists (RevInfo
+	// v2 and CRLs; docs/protocol.md §12). Each must verify to Roots with
+	// a CRL_SIGNER chain. The server refuses device chains on the runtime
+	// CRL (DRM_E_DEVCERT_REVOKED), sends newer lists to challenges that
+	// advertise older ones, and puts the RevInfo's RIV in licenses (0
+	// without lists).
+	Revocation RevocationSource
+	// RevAllowFile, if set, is a RevAllowInfo XML file: digests of
+	// revoked certificates to serve anyway (docs/protocol.md §12).
+	RevAllowFile string
+	// RevocationReload is how often Revocation and RevAllowFile are read
+	// again, lazily on the request path; 0 = [DefaultRevocationReload],
+	// at most [MaxRevocationReload]. A list or file that fails on reload
+	// keeps the previous one and is logged.
+	RevocationReload time.Duration
 }
 
 // Server is an http.Handler.
@@ -114,6 +129,8 @@ type Server struct {
 	closeErr  error
 	// ss2Secret derives the SecureStop2 keys; must be kept secret.
 	ss2Secret []byte
+	// rev holds the revocation lists and allow list; nil = none.
+	rev *revState
 }
 
 // New validates the configuration.
@@ -189,6 +206,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.timeSig = ts
+	}
+	if s.rev, err = s.newRevState(cfg.Now()); err != nil {
+		return nil, err
 	}
 	// Opened last: nothing after it can fail and leave it open.
 	if s.db, err = openStore(cfg.DataDir); err != nil {
@@ -523,6 +543,9 @@ func (s *Server) verifyDevice(chainBytes []byte, signer ecc.Point, verifySig fun
 			return nil, nil, fault(c, reason)
 		}
 	}
+	if err := s.checkRevoked(chain, s.cfg.Now()); err != nil {
+		return nil, nil, err
+	}
 	return chain, leaf, nil
 }
 
@@ -599,6 +622,9 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		return nil, err
 	}
 	now := s.cfg.Now()
+	// The lists in force for this whole response: its RIV and the lists
+	// it delivers come from one snapshot.
+	lists, _ := s.current(now)
 	if err := s.checkClientTime(req.ch.ClientTime, now); err != nil {
 		return nil, err
 	}
@@ -623,7 +649,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 	var licenses [][]byte
 	var issued []issuedRecord
 	for _, p := range pols {
-		ls, recs, err := s.issue(req, p, now)
+		ls, recs, err := s.issue(req, p, s.riv(lists), now)
 		if err != nil {
 			return nil, err
 		}
@@ -663,6 +689,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 	sg.flip = s.defects[DefectBadResponseSignature]
 	out, err := soap.BuildResponse(&soap.Response{
 		Licenses:      licenses,
+		RevInfo:       s.deliver(lists, req.ch.RevLists),
 		Nonce:         nonce,
 		ResponseID:    respID,
 		SigningChain:  s.cfg.Chain.Bytes(),
@@ -782,7 +809,7 @@ func tid(pols []Policy) string {
 }
 
 // issue builds the licenses of one policy group.
-func (s *Server) issue(req *request, p Policy, now time.Time) ([][]byte, []issuedRecord, error) {
+func (s *Server) issue(req *request, p Policy, riv uint32, now time.Time) ([][]byte, []issuedRecord, error) {
 	keys := req.header.KIDs
 	if req.header.LicenseRequested != nil && !*req.header.LicenseRequested && !s.defects[DefectIgnoreLicenseRequested] {
 		return nil, nil, nil
@@ -806,7 +833,7 @@ func (s *Server) issue(req *request, p Policy, now time.Time) ([][]byte, []issue
 	var out [][]byte
 	var recs []issuedRecord
 	for _, k := range keys {
-		lic, lid, ssID, err := s.build(req, p, k, devKey, now)
+		lic, lid, ssID, err := s.build(req, p, k, devKey, riv, now)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -825,7 +852,7 @@ func digest(c *bcert.Cert) []byte {
 
 // build returns the license, its rights ID and its SECURE_STOP ID (nil
 // without secure stop).
-func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, now time.Time) ([]byte, [16]byte, *[16]byte, error) {
+func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, riv uint32, now time.Time) ([]byte, [16]byte, *[16]byte, error) {
 	var ck [16]byte
 	switch {
 	case p.ContentKey != nil:
@@ -869,6 +896,7 @@ func (s *Server) build(req *request, p Policy, k pro.KeyInfo, devKey ecc.Point, 
 		DeviceKey:            devKey,
 		ExpireAfterFirstPlay: p.FirstPlay,
 		RealTimeExpiration:   p.RealTime,
+		RIV:                  riv,
 	}
 	if p.Persist {
 		if _, err := io.ReadFull(s.cfg.Rand, t.RightsID[:]); err != nil {

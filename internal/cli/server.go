@@ -18,6 +18,7 @@ import (
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/wire/entitlement"
+	"github.com/prsim/prsim/wire/revocation"
 )
 
 type serverOptions struct {
@@ -33,6 +34,8 @@ type serverOptions struct {
 	clockSkew time.Duration
 	lst       bool
 	streams   int // --max-streams-per-account
+	revAllow  string
+	revReload time.Duration
 }
 
 func (o *serverOptions) addFlags(c *cobra.Command) {
@@ -52,6 +55,11 @@ func (o *serverOptions) addFlags(c *cobra.Command) {
 		licsrv.TimePath+" (License Server Time; needs a PKI with a time-server key)")
 	f.IntVar(&o.streams, "max-streams-per-account", 0, "most open streams per account (CustomData, or an entitlement's sub): secure-stop "+
 		"licenses not yet reported, for at most "+licsrv.StreamLifetime.String()+" (more: fault DRM_E_SERVER_DEVICE_LIMIT_REACHED); 0 = no limit")
+	f.StringVar(&o.revAllow, "rev-allow", "", "RevAllowInfo XML file (RevAllowInfo/AllowList/CertificateHash, base64 SHA-256 digests): "+
+		"revoked device, model or company certificates to serve anyway (an allowed certificate also excuses the certificates it issued)")
+	f.DurationVar(&o.revReload, "revocation-reload", licsrv.DefaultRevocationReload, "how often the PKI's revocation lists and the "+
+		"--rev-allow file are read again (at most "+weekText+", as the compliance rules ask); a list or file that fails to load, "+
+		"parse or verify keeps the previous one and is logged")
 	l := &o.limits
 	f.Int64Var(&l.MaxBody, "max-body", licsrv.DefaultMaxBody, "largest request body in bytes (larger: fault DRM_E_SERVER_INVALID_MESSAGE)")
 	f.IntVar(&l.MaxLicenses, "max-licenses", licsrv.DefaultMaxLicenses, "most licenses in one response, counted before any is built (more: fault DRM_E_SERVER_MAXIMUM_LICENSEID_EXCEEDED)")
@@ -66,6 +74,28 @@ func (o *serverOptions) addFlags(c *cobra.Command) {
 	f.DurationVar(&l.IdleTimeout, "idle-timeout", licsrv.DefaultIdleTimeout, "time a keep-alive connection may wait for its next request")
 	_ = c.MarkFlagRequired("pki")
 	_ = c.MarkFlagRequired("data")
+}
+
+// weekText renders licsrv.MaxRevocationReload for help and errors.
+const weekText = "168h (a week)"
+
+// revocationSource reads the PKI's signed revocation lists (prsim pki
+// revoke updates them) each time the server reloads.
+func (o *serverOptions) revocationSource() licsrv.RevocationSource {
+	dir := o.pki
+	return func() (*licsrv.RevocationLists, error) {
+		l, err := pki.Lists(dir)
+		if err != nil {
+			return nil, err
+		}
+		rl := &licsrv.RevocationLists{RevInfo: l.RevInfoBlob}
+		for _, b := range [][]byte{l.RuntimeBlob, l.AppBlob} {
+			if len(b) > 0 {
+				rl.CRLs = append(rl.CRLs, b)
+			}
+		}
+		return rl, nil
+	}
 }
 
 func defectList() string {
@@ -117,13 +147,16 @@ func (o *serverOptions) parseDefects() ([]licsrv.Defect, error) {
 func newServerCmd() *cobra.Command {
 	o := &serverOptions{}
 	c := &cobra.Command{
-		Use:   "server --pki PKI --data DIR --listen 127.0.0.1:PORT [--ready-file FILE] [--defect NAME]... [--comm-key ID=B64]... [--max-streams-per-account N]",
+		Use:   "server --pki PKI --data DIR --listen 127.0.0.1:PORT [--ready-file FILE] [--defect NAME]... [--comm-key ID=B64]... [--max-streams-per-account N] [--rev-allow FILE] [--revocation-reload DURATION]",
 		Short: "Run the reference license server (POST /rightsmanager.asmx, GET /prsim/server-cert)",
 		Long: "Run the reference license server. It logs one line per request to stderr (method, path, action, outcome " +
 			"ok|fault|notfound, HTTP status, DRM code, reason, duration, device certificate digest, licenses issued); the " +
 			"query string and key material are never logged. The --max-* and --*-timeout limits bound what one request or " +
 			"client can make it do: a request over a bound gets a SOAP fault naming the bound, its value and the flag; slow " +
-			"and idle connections are closed. --defect makes it misbehave on purpose, so a client or a " +
+			"and idle connections are closed. It serves the PKI's signed revocation lists (prsim pki revoke, prsim pki crl), " +
+			"reloading them and the --rev-allow file every --revocation-reload: a device chain with a certificate on the runtime " +
+			"CRL gets the fault DRM_E_DEVCERT_REVOKED unless the allow list names it, a challenge advertising older lists gets " +
+			"the newer ones, and licenses carry the current RIV. --defect makes it misbehave on purpose, so a client or a " +
 			"conformance suite can be seen to catch the bug:\n\n" + defectHelp(),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -197,6 +230,10 @@ func (o *serverOptions) newLicenseServer(p *pki.PKI, log *slog.Logger, defects [
 
 		ClientTimeSkew:       o.clockSkew,
 		MaxStreamsPerAccount: o.streams,
+
+		Revocation:       o.revocationSource(),
+		RevAllowFile:     o.revAllow,
+		RevocationReload: o.revReload,
 	}
 	if o.lst {
 		if p.TimeServer == nil {
@@ -223,6 +260,9 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if o.streams < 0 {
 		return usagef("--max-streams-per-account %d: want 0 (no limit) or more", o.streams)
 	}
+	if o.revReload <= 0 || o.revReload > licsrv.MaxRevocationReload {
+		return usagef("--revocation-reload %s: want a positive duration of at most %s", o.revReload, weekText)
+	}
 	if o.clockSkew <= 0 {
 		return usagef("--clock-skew %s: want a positive duration", o.clockSkew)
 	}
@@ -242,6 +282,7 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 	if len(defects) > 0 {
 		log.Warn("defects injected: this server misbehaves on purpose", "defects", defects)
 	}
+	logRevocation(log, srv.RevocationStatus())
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return usagef("cannot listen on %s: %v", o.listen, err)
@@ -269,4 +310,17 @@ func (o *serverOptions) run(ctx context.Context, cmd *cobra.Command) error {
 		return err
 	}
 	return nil
+}
+
+// logRevocation says which revocation lists the server starts with.
+func logRevocation(log *slog.Logger, st licsrv.RevocationStatus) {
+	var lists []string
+	for _, l := range st.Lists {
+		name := revocation.ListName(l.ID)
+		if name == "" {
+			name = l.ID.String()
+		}
+		lists = append(lists, fmt.Sprintf("%s=%d", name, l.Version))
+	}
+	log.Info("revocation lists loaded", "riv", st.RIV, "lists", strings.Join(lists, " "), "allowed", st.Allowed)
 }
