@@ -9,11 +9,15 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/bcert"
+	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
+	"github.com/prsim/prsim/wire/revocation"
 	"github.com/prsim/prsim/wire/soap"
 	"github.com/prsim/prsim/wire/xmr"
 )
@@ -23,22 +27,33 @@ const maxInspect = 8 << 20
 
 type inspectOptions struct {
 	json bool
+	root string
 }
 
-var inspectKinds = []string{"pro", "pssh", "xmr", "bcert", "challenge", "response", "fault"}
+var inspectKinds = []string{"pro", "pssh", "xmr", "bcert", "challenge", "response", "fault", "revinfo", "crl"}
 
 func newInspectCmd() *cobra.Command {
 	o := &inspectOptions{}
 	c := &cobra.Command{
-		Use:   "inspect pro|pssh|xmr|bcert|challenge|response|fault FILE|- [--json]",
-		Short: "Decode a PlayReady object, pssh box, XMR license, BCert chain, challenge, response or fault (binary or base64); text, or JSON with --json",
-		Args:  exactArgs(2),
+		Use:   "inspect pro|pssh|xmr|bcert|challenge|response|fault|revinfo|crl FILE|- [--json] [--root FILE]",
+		Short: "Decode a PlayReady object, pssh box, XMR license, BCert chain, challenge, response, fault, RevInfo or CRL (binary or base64); text, or JSON with --json",
+		Long: "Decode a PlayReady object, pssh box, XMR license, BCert chain, challenge, response, fault, RevInfo v2 or " +
+			"runtime/application CRL (binary or base64); text, or JSON with --json.\n\n" +
+			"For revinfo, crl and the revocation lists of a response, the signature is checked with the signer chain's " +
+			"SIGN_CRL key and the chain against --root (a root.pub: 64 raw bytes or 128 hex digits); without --root the " +
+			"chain is checked against the root key it claims, so `signature_valid` then says the list is intact, not " +
+			"that it is trusted. `root_key` is the key the chain ends at.",
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := readInput(cmd.InOrStdin(), args[1])
 			if err != nil {
 				return usageError{err}
 			}
-			v, err := inspect(args[0], raw)
+			roots, err := inspectRoots(o.root)
+			if err != nil {
+				return err
+			}
+			v, err := inspect(args[0], raw, roots, time.Now())
 			if err != nil {
 				return err
 			}
@@ -53,6 +68,7 @@ func newInspectCmd() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&o.json, "json", false, "print JSON instead of text")
+	c.Flags().StringVar(&o.root, "root", "", "trust anchor for revocation-list signer chains (a PKI's root.pub)")
 	return c
 }
 
@@ -88,7 +104,9 @@ func binary(b []byte) []byte {
 	return b
 }
 
-func inspect(kind string, raw []byte) (any, error) {
+// inspect decodes raw as kind; roots (nil: each chain's own root) and now
+// check revocation-list signer chains.
+func inspect(kind string, raw []byte, roots []ecc.Point, now time.Time) (any, error) {
 	switch kind {
 	case "pro":
 		return inspectPRO(binary(raw))
@@ -123,7 +141,19 @@ func inspect(kind string, raw []byte) (any, error) {
 	case "challenge":
 		return inspectChallenge(raw)
 	case "response":
-		return inspectResponse(raw)
+		return inspectResponse(raw, roots, now)
+	case "revinfo":
+		r, err := revocation.ParseRevInfo(binary(raw))
+		if err != nil {
+			return nil, err
+		}
+		return revInfoToJSON(r, len(binary(raw)), roots, now), nil
+	case "crl":
+		c, err := revocation.ParseCRL(binary(raw))
+		if err != nil {
+			return nil, err
+		}
+		return crlToJSON(c, len(binary(raw)), roots, now), nil
 	case "fault":
 		f, err := soap.ParseFault(raw)
 		if err != nil {
@@ -378,20 +408,22 @@ type responseJSON struct {
 	SigningChain   *chainJSON `json:"signing_chain"`
 	SignatureValid bool       `json:"signature_valid"`
 	SignatureError *string    `json:"signature_error"`
+	// Revocation is the response's RevInfo/Revocation lists in order.
+	Revocation []revListJSON `json:"revocation"`
 }
 
-func inspectResponse(raw []byte) (any, error) {
+func inspectResponse(raw []byte, roots []ecc.Point, now time.Time) (any, error) {
 	if bytes.Contains(raw, []byte("Fault")) {
 		if f, err := soap.ParseFault(raw); err == nil {
 			fj := faultToJSON(f)
-			return responseJSON{Fault: &fj, Licenses: []xmrJSON{}, SignatureError: ptr("a fault carries no signature")}, nil
+			return responseJSON{Fault: &fj, Licenses: []xmrJSON{}, Revocation: []revListJSON{}, SignatureError: ptr("a fault carries no signature")}, nil
 		}
 	}
 	p, err := soap.ParseResponse(raw)
 	if err != nil {
 		return nil, err
 	}
-	out := responseJSON{Licenses: []xmrJSON{}, Nonce: ptr(base64.StdEncoding.EncodeToString(p.Nonce[:])),
+	out := responseJSON{Licenses: []xmrJSON{}, Revocation: []revListJSON{}, Nonce: ptr(base64.StdEncoding.EncodeToString(p.Nonce[:])),
 		TransactionID: strOrNil(p.TransactionID)}
 	if p.ResponseID != nil {
 		out.ResponseID = ptr(base64.StdEncoding.EncodeToString(p.ResponseID))
@@ -400,6 +432,9 @@ func inspectResponse(raw []byte) (any, error) {
 		if l, err := xmr.Parse(b); err == nil {
 			out.Licenses = append(out.Licenses, xmrToJSON(l))
 		}
+	}
+	for _, rv := range p.RevInfo {
+		out.Revocation = append(out.Revocation, deliveredListToJSON(rv, roots, now))
 	}
 	serr := errors.New("no signing chain")
 	if c, err := bcert.ParseChain(p.SigningChain); err == nil {
@@ -411,4 +446,150 @@ func inspectResponse(raw []byte) (any, error) {
 	}
 	out.SignatureValid, out.SignatureError = serr == nil, errString(serr)
 	return out, nil
+}
+
+// inspectRoots reads --root: a root.pub (64 raw bytes) or its hex form.
+func inspectRoots(name string) ([]ecc.Point, error) {
+	if name == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, usagef("--root: %w", err)
+	}
+	if len(b) != ecc.PointSize {
+		if h, herr := hex.DecodeString(strings.TrimSpace(string(b))); herr == nil {
+			b = h
+		}
+	}
+	p, err := ecc.ParsePoint(b)
+	if err != nil {
+		return nil, usagef("--root: %s is not a P-256 public key (64 raw bytes X‖Y or 128 hex digits)", name)
+	}
+	return []ecc.Point{p}, nil
+}
+
+// listRefJSON names a list: its GUID, its wire ID (base64 of the LE GUID
+// bytes) and prsim's name for it ("" when unknown).
+type listRefJSON struct {
+	ID       string `json:"id"`
+	IDBase64 string `json:"id_base64"`
+	Name     string `json:"name"`
+	Version  uint64 `json:"version"`
+}
+
+func listRef(id kid.ID, v uint64) listRefJSON {
+	return listRefJSON{ID: id.String(), IDBase64: id.Base64GUID(), Name: revocation.ListName(id), Version: v}
+}
+
+// revListJSON is one revocation list (docs/formats/revocation.md): a
+// RevInfo v2 (kind "revinfo2": riv, issued and lists set), a CRL (kind
+// "crl": entries set) or, in a response, a list prsim only names (kind
+// "wmdrmnet" or "unknown"). Version is what a client advertises for it:
+// the RIV for a RevInfo.
+type revListJSON struct {
+	Kind           string        `json:"kind"`
+	ID             string        `json:"id"`
+	IDBase64       string        `json:"id_base64"`
+	Name           string        `json:"name"`
+	Version        uint64        `json:"version"`
+	Size           int           `json:"size"`
+	RIV            *uint32       `json:"riv"`
+	Issued         *string       `json:"issued"`
+	Lists          []listRefJSON `json:"lists"`
+	Entries        []string      `json:"entries"` // base64 BASIC digests
+	SignerChain    *chainJSON    `json:"signer_chain"`
+	SignatureValid bool          `json:"signature_valid"`
+	SignatureError *string       `json:"signature_error"`
+	RootKey        *string       `json:"root_key"` // hex X‖Y the signer chain ends at
+	Trusted        bool          `json:"trusted"`  // verified against --root / the PKI root, not the chain's own
+}
+
+// verifyList fills the signer chain and the verification fields. Without
+// roots the chain's own root-most issuer key is used, so a list is shown
+// as intact (or not) even when no trust anchor is configured.
+func (j *revListJSON) verifyList(chain []byte, roots []ecc.Point, verify func([]ecc.Point) (ecc.Point, error)) {
+	c, err := bcert.ParseChain(chain)
+	if err != nil {
+		j.SignatureError = errString(fmt.Errorf("signer chain: %w", err))
+		return
+	}
+	cj := chainToJSON(c)
+	j.SignerChain = &cj
+	j.Trusted = len(roots) > 0
+	if !j.Trusted {
+		if _, self, err := c.Certs[len(c.Certs)-1].SignatureInfo(); err == nil {
+			roots = []ecc.Point{self}
+		}
+	}
+	root, err := verify(roots)
+	j.SignatureValid, j.SignatureError = err == nil, errString(err)
+	if err == nil {
+		j.RootKey = ptr(hex.EncodeToString(root[:]))
+	} else {
+		j.Trusted = false
+	}
+}
+
+func revInfoToJSON(r *revocation.RevInfo, size int, roots []ecc.Point, now time.Time) revListJSON {
+	id := revocation.ListRevInfo2
+	j := revListJSON{Kind: "revinfo2", ID: id.String(), IDBase64: id.Base64GUID(), Name: revocation.ListName(id),
+		Version: uint64(r.RIV), Size: size, RIV: ptr(r.RIV), Issued: ptr(r.Issued.UTC().Format(time.RFC3339Nano)), Lists: []listRefJSON{}}
+	for _, l := range r.Lists {
+		j.Lists = append(j.Lists, listRef(l.ID, l.Version))
+	}
+	j.verifyList(r.Chain, roots, func(rs []ecc.Point) (ecc.Point, error) { return r.Verify(rs, now) })
+	return j
+}
+
+func crlToJSON(c *revocation.CRL, size int, roots []ecc.Point, now time.Time) revListJSON {
+	j := revListJSON{Kind: "crl", ID: c.ID.String(), IDBase64: c.ID.Base64GUID(), Name: revocation.ListName(c.ID),
+		Version: uint64(c.Version), Size: size, Entries: []string{}}
+	for _, e := range c.Entries {
+		j.Entries = append(j.Entries, base64.StdEncoding.EncodeToString(e[:]))
+	}
+	j.verifyList(c.Chain, roots, func(rs []ecc.Point) (ecc.Point, error) { return c.Verify(rs, now) })
+	return j
+}
+
+// deliveredListToJSON decodes one RevInfo/Revocation of a response by its
+// ListID; a list that does not decode is shown with the reason.
+func deliveredListToJSON(rv soap.Revocation, roots []ecc.Point, now time.Time) revListJSON {
+	id, _ := kid.FromGUID(rv.ListID[:]) // 16 bytes: cannot fail
+	var err error
+	switch id {
+	case revocation.ListRevInfo2:
+		var r *revocation.RevInfo
+		if r, err = revocation.ParseRevInfo(rv.Data); err == nil {
+			return revInfoToJSON(r, len(rv.Data), roots, now)
+		}
+	case revocation.ListRuntime, revocation.ListApp:
+		var c *revocation.CRL
+		if c, err = revocation.ParseCRL(rv.Data); err == nil {
+			j := crlToJSON(c, len(rv.Data), roots, now)
+			if c.ID != id {
+				j.SignatureValid, j.Trusted = false, false
+				j.SignatureError = ptr("the list's own ID is not the ListID it was delivered under")
+			}
+			return j
+		}
+	}
+	kind := map[kid.ID]string{revocation.ListRevInfo2: "revinfo2", revocation.ListRuntime: "crl", revocation.ListApp: "crl",
+		revocation.ListWMDRMNET: "wmdrmnet"}[id]
+	if kind == "" {
+		kind = "unknown"
+	}
+	j := revListJSON{Kind: kind, ID: id.String(), IDBase64: id.Base64GUID(), Name: revocation.ListName(id), Size: len(rv.Data)}
+	switch {
+	case err != nil:
+		j.SignatureError = errString(err)
+	case id == revocation.ListWMDRMNET:
+		j.SignatureError = ptr("WMDRMNET lists are not verified by prsim")
+		if w, werr := revocation.ParseWMDRMNET(rv.Data); werr == nil {
+			j.Version = uint64(w.Version)
+		}
+	default:
+		j.SignatureError = ptr("unknown list ID")
+	}
+	return j
 }

@@ -47,6 +47,9 @@ var allowed = []struct {
 	// Secure-stop records and the server's signed acknowledgement: the
 	// signer and the challenge wrapper come from wire/soap.
 	{"wire/securestop", []string{"drm", "internal/ecc", "internal/cmac", "wire/kid", "wire/soap"}},
+	// Revocation lists (RevInfo v2, CRLs): signed by a CRL-signer BCert
+	// chain, so they verify with wire/bcert and nothing above it.
+	{"wire/revocation", []string{"drm", "internal/ecc", "wire/kid", "wire/bcert"}},
 	// Pure wire formats: no I/O, nothing of devices or servers.
 	{"wire/...", cat(helpers, "wire/...")},
 	{"internal/keyseed", cat(helpers, "wire/...")},

@@ -37,8 +37,16 @@
 //	time-server.key     License Server Time signing key (optional: a PKI made
 //	                    before it existed has none)
 //	time-server.chai    chain SECURETIMESERVER → root
+//	revocation.json     the authority's revocation state: RIV, issue time,
+//	                    runtime CRL version and entries (base64 BASIC
+//	                    digests), application CRL version
+//	revinfo2.bin        RevInfo v2 blob naming the CRL versions
+//	runtime.crl         PlayReady runtime CRL blob
+//	app.crl             PlayReady application CRL blob
 //
-// Chains are raw CHAI bytes (docs/formats/bcert.md §2) and mode 0644. Each file is
+// The last four are written by PKI.InitLists (prsim pki init) and Revoke,
+// the blobs signed by the CRL signer (docs/formats/revocation.md); Lists
+// creates them in a PKI made before they existed. Chains are raw CHAI bytes (docs/formats/bcert.md §2) and mode 0644. Each file is
 // written to a temporary name, synced and renamed, so a crash leaves either
 // the old or the new file. The names server-time.key / server-time.chai are
 // reserved for a secure-time (License Server Time) key.

@@ -296,7 +296,8 @@ func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist 
 // layout in the package doc. [PKI.Save] replaces such files, so callers that
 // must not destroy an existing PKI ask first.
 func Exists(dir string) (bool, error) {
-	names := []string{rootPubFile, rootKeyFile, rootChainFile, serverSignFile, serverEncFile, serverChain, crlKeyFile, crlChainFile, timeKeyFile, timeChainFile}
+	names := []string{rootPubFile, rootKeyFile, rootChainFile, serverSignFile, serverEncFile, serverChain, crlKeyFile, crlChainFile, timeKeyFile, timeChainFile,
+		revStateFile, revInfoFile, runtimeCRLFile, appCRLFile}
 	for _, n := range names {
 		_, err := os.Lstat(filepath.Join(dir, n))
 		if err == nil {
