@@ -19,7 +19,10 @@
 //	internal;hdmi:hdcp=2.2,type1;component:cgmsa,agc;spdif:scms;unknown;decoder:max=1920x1080
 //
 // and is a plain value handed to whoever evaluates a license (package
-// policy); nothing here is package state. A device made without a spec has
+// policy); nothing here is package state. A cast target (miracast, airplay,
+// dtcp) may name its receiver's certificate chain, `miracast:cert=FILE`:
+// the TEE blocks that output when the chain does not verify to the
+// device's root or is on its revocation list. A device made without a spec has
 // [DefaultOutputs], the integrated panel only.
 package hal
 
