@@ -169,3 +169,21 @@ func ExampleParseOutputs() {
 	// hdmi 2.2
 	// internal;hdmi:hdcp=2.2,type1;decoder:max=1920x1080
 }
+
+// A cast target may name its receiver's certificate chain: the path keeps
+// its case and round-trips; other kinds, or an empty path, are refused;
+// LoadReceivers reads it with the caller's reader.
+func TestReceiverCert(t *testing.T) {
+	p, err := hal.ParseOutputs("internal;miracast:cert=/Tmp/Recv.CHAI")
+	require.NoError(t, err)
+	require.Equal(t, "/Tmp/Recv.CHAI", p.Outputs[1].Cert)
+	require.Equal(t, "internal;miracast:cert=/Tmp/Recv.CHAI", p.String())
+	var read []string
+	require.NoError(t, p.LoadReceivers(func(path string) ([]byte, error) { read = append(read, path); return []byte("chain"), nil }))
+	require.Equal(t, []string{"/Tmp/Recv.CHAI"}, read)
+	require.Equal(t, []byte("chain"), p.Outputs[1].Receiver)
+	for _, bad := range []string{"hdmi:cert=/x", "miracast:cert=", "airplay:cert=/a,cert=/b"} {
+		_, err := hal.ParseOutputs(bad)
+		require.Error(t, err, bad)
+	}
+}
