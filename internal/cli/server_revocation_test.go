@@ -73,6 +73,22 @@ func TestServerRevocationEndToEnd(t *testing.T) {
 	}
 	code, msg := acquire()
 	require.Equal(t, ExitOK, code, msg)
+	// The response brought the lists the challenge advertised as absent.
+	status := func() (st struct {
+		RIV   uint32
+		Lists []struct {
+			ID, Name string
+			Version  uint64
+		}
+	}) {
+		var out bytes.Buffer
+		require.Equal(t, ExitOK, Main(context.Background(), []string{"revocation", "status", "--dev", devDir, "--json"}, &out, io.Discard))
+		require.NoError(t, json.Unmarshal(out.Bytes(), &st))
+		return st
+	}
+	st := status()
+	require.EqualValues(t, 1, st.RIV)
+	require.Len(t, st.Lists, 4)
 
 	out.Reset()
 	require.Equal(t, ExitOK, Main(context.Background(), []string{"device", "info", "--dir", devDir, "--json"}, &out, io.Discard))
@@ -98,6 +114,14 @@ func TestServerRevocationEndToEnd(t *testing.T) {
 	code, msg = acquire()
 	require.Equal(t, ExitOK, code, msg)
 	require.Contains(t, stderr.String(), `"msg":"revocation reload","what":"allow list","outcome":"updated","allowed":1`)
+	// Served again, with the newer lists: the device moved to RIV 2.
+	st = status()
+	require.EqualValues(t, 2, st.RIV)
+	for _, l := range st.Lists {
+		if l.Name == "runtime" {
+			require.EqualValues(t, 2, l.Version)
+		}
+	}
 }
 
 func writeAllowFile(t *testing.T, path string, ds ...[32]byte) {
