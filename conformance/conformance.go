@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -54,11 +55,14 @@ const (
 	// FamilySecureStop: secure-stop reports are acknowledged, stored once
 	// and verified; license acknowledgements; the stream limit.
 	FamilySecureStop = "securestop"
+	// FamilyRevocation: revoked devices and models are refused, the allow
+	// list is honoured, newer lists are delivered, licenses carry the RIV.
+	FamilyRevocation = "revocation"
 )
 
 // Families returns the scenario families in run order.
 func Families() []string {
-	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy, FamilyClock, FamilySecureStop}
+	return []string{FamilyLicensing, FamilyProtocol, FamilyFaults, FamilyPlayback, FamilyRobustness, FamilyPolicy, FamilyClock, FamilySecureStop, FamilyRevocation}
 }
 
 // Profiles: how the runner asks the server for a policy.
@@ -83,6 +87,13 @@ const (
 	// PKI on the soft backend whatever Options.TPM says: the runner reads
 	// its private keys, to build messages its TEE would never sign.
 	PersonaSL3000Soft = "sl3000-4.5-soft"
+	// PersonaRevokedDevice is a fresh SL3000 PlayReady 4.5 device of the
+	// server's PKI, made for one scenario, whose leaf the runner revokes.
+	PersonaRevokedDevice = "sl3000-4.5-revoked"
+	// PersonaRevokedModel is a fresh SL3000 PlayReady 4.5 device under a
+	// fresh model certificate signed by the PKI root (never one of the
+	// PKI's own models), made for one scenario; the runner revokes the model.
+	PersonaRevokedModel = "sl3000-4.5-revoked-model"
 )
 
 // Scenario is one check.
@@ -128,6 +139,7 @@ func Scenarios() []Scenario {
 	all = append(all, policyScenarios()...)
 	all = append(all, clockScenarios()...)
 	all = append(all, secureStopScenarios()...)
+	all = append(all, revocationScenarios()...)
 	return all
 }
 
@@ -164,6 +176,14 @@ type Options struct {
 	// ConnWait is how long R3 and R4 wait for the server to close a slow
 	// or idle connection (real time, not Now); 0 = 20 s.
 	ConnWait time.Duration
+	// RevocationWait is how long the revocation scenarios wait for the
+	// server to reload its lists and allow file after the runner changed
+	// them (real time, not Now); 0 = 15 s. The server must reload within
+	// it (prsim server --revocation-reload).
+	RevocationWait time.Duration
+	// RevAllow is the server's RevAllowInfo allow file (prsim server
+	// --rev-allow); RV3 adds a throwaway model's digest to it. "" skips RV3.
+	RevAllow string
 	// Now gives ClientTime and certificate check times; nil = time.Now.
 	Now func() time.Time
 	// Rand supplies content keys, KIDs, payloads and device keys where the
@@ -222,6 +242,14 @@ func (o *Options) check() error {
 	}
 	if o.ConnWait <= 0 {
 		o.ConnWait = defaultConnWait
+	}
+	if o.RevocationWait <= 0 {
+		o.RevocationWait = defaultRevocationWait
+	}
+	if o.RevAllow != "" {
+		if fi, err := os.Stat(o.RevAllow); err != nil || !fi.Mode().IsRegular() {
+			return usage("--rev-allow: the allow file %s is not a readable file", filepath.Base(o.RevAllow))
+		}
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader

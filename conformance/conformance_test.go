@@ -30,17 +30,44 @@ func clock() time.Time { return now }
 // fixture is the shared test fixture with a seeded PKI saved to a
 // directory (dir) for the runner to load; its servers run on clock.
 type fixture struct {
-	fx  *testfx.Fixture
-	dir string
-	pki *pki.PKI
+	fx    *testfx.Fixture
+	dir   string
+	pki   *pki.PKI
+	allow string    // the servers' RevAllowInfo file, which RV3 extends
+	start time.Time // real time at creation: see serverClock
 }
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	fx, err := testfx.New(testfx.Options{Dir: t.TempDir(), Rand: testfx.Seeded(1), Now: clock})
 	require.NoError(t, err)
-	return fixture{fx: fx, dir: fx.PKIDir(), pki: fx.PKI}
+	allow := filepath.Join(t.TempDir(), "revallow.xml")
+	require.NoError(t, os.WriteFile(allow, []byte(emptyAllowList), 0o644))
+	return fixture{fx: fx, dir: fx.PKIDir(), pki: fx.PKI, allow: allow, start: time.Now()}
 }
+
+// emptyAllowList is a RevAllowInfo file with no entry yet.
+const emptyAllowList = `<?xml version="1.0" encoding="utf-8"?>
+<RevAllowInfo>
+  <AllowList>
+  </AllowList>
+</RevAllowInfo>
+`
+
+// serverClock is the servers' clock: the fixed test time plus the real
+// time since the fixture was made. The server reloads its revocation lists
+// on its own clock, so a fixed one would never reload them; the drift
+// from the runner's fixed clock stays far inside the ClientTime window
+// (30 min, C1) and the server-time tolerance (5 min, C2).
+func (f fixture) serverClock() time.Time { return now.Add(time.Since(f.start)) }
+
+// Revocation settings of the test servers and runs: lists reloaded every
+// revReload, and a runner that waits revWait for it (a server with a
+// revocation defect is given up on after revWait).
+const (
+	revReload = 50 * time.Millisecond
+	revWait   = 3 * time.Second
+)
 
 // server starts the reference server with defects and returns its LA URL.
 // License Server Time is on (C2, C3). Its header and idle timeouts are short, so that R3 and R4 (which wait for
@@ -50,7 +77,7 @@ func newFixture(t *testing.T) fixture {
 // server that cut it would fail unrelated scenarios with a broken pipe.
 func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 	t.Helper()
-	srv, err := f.fx.StartServer(f.withLST(licsrv.Config{Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
+	srv, err := f.fx.StartServer(f.config(licsrv.Config{Defects: defects, CommKeys: map[string][]byte{commKeyID: commKey()},
 		Limits:               licsrv.Limits{ReadHeaderTimeout: time.Second, IdleTimeout: time.Second},
 		MaxStreamsPerAccount: maxStreams}))
 	require.NoError(t, err)
@@ -61,9 +88,12 @@ func (f fixture) server(t *testing.T, defects ...licsrv.Defect) string {
 // maxStreams is the test server's stream limit per account (SS6).
 const maxStreams = 2
 
-// withLST turns License Server Time on in cfg, with the PKI's time server.
-func (f fixture) withLST(cfg licsrv.Config) licsrv.Config {
+// config turns License Server Time on in cfg, with the PKI's time server,
+// and sets the revocation reload, allow file and clock (the fixture serves
+// the PKI's lists).
+func (f fixture) config(cfg licsrv.Config) licsrv.Config {
 	cfg.LicenseServerTime, cfg.TimeChain, cfg.TimeKey = true, f.pki.TimeServer.Chain, f.pki.TimeServer.Key
+	cfg.RevocationReload, cfg.RevAllowFile, cfg.Now = revReload, f.allow, f.serverClock
 	return cfg
 }
 
@@ -88,6 +118,12 @@ func (f fixture) run(t *testing.T, o conformance.Options) *conformance.Report {
 	}
 	if o.ConnWait == 0 {
 		o.ConnWait = connWait
+	}
+	if o.RevocationWait == 0 {
+		o.RevocationWait = revWait
+	}
+	if o.RevAllow == "" {
+		o.RevAllow = f.allow
 	}
 	rep, err := conformance.Run(context.Background(), o)
 	require.NoError(t, err)
@@ -133,11 +169,15 @@ var breaks = map[licsrv.Defect][]string{
 	licsrv.DefectAcceptTamperedSS2: {"SS3"},
 	licsrv.DefectDoubleCountResend: {"SS4"},
 	licsrv.DefectIgnoreStreamStops: {"SS6"},
-	// Revocation defects: the revocation family (to come) fails on them.
-	licsrv.DefectAcceptRevoked:   {},
-	licsrv.DefectStaleRevInfo:    {},
-	licsrv.DefectIgnoreAllowList: {},
-	licsrv.DefectRIVZero:         {},
+	// RV3 first waits for its revoked model to be refused, then for the
+	// allow list to serve it: accept-revoked fails it at the first step.
+	licsrv.DefectAcceptRevoked: {"RV1", "RV2", "RV3"},
+	// The runner's devices start with the authority's lists (preIngest),
+	// so licenses demanding the current RIV still bind: only RV4, which
+	// judges delivery, sees the stale server.
+	licsrv.DefectStaleRevInfo:    {"RV4"},
+	licsrv.DefectIgnoreAllowList: {"RV3"},
+	licsrv.DefectRIVZero:         {"RV5"},
 }
 
 // breaksEntitlement is what each defect breaks under profile entitlement
@@ -246,7 +286,6 @@ func TestCleanServerPasses(t *testing.T) {
 func TestEachDefectFailsExactlyItsScenarios(t *testing.T) {
 	require.ElementsMatch(t, licsrv.Defects(), mapsKeys(breaks), "every defect has an expected set")
 	require.ElementsMatch(t, licsrv.Defects(), mapsKeys(breaksEntitlement), "every defect has an expected entitlement set")
-	f := newFixture(t)
 	for _, profile := range []string{conformance.ProfileCfg, conformance.ProfileEntitlement} {
 		table := breaks
 		if profile == conformance.ProfileEntitlement {
@@ -255,6 +294,9 @@ func TestEachDefectFailsExactlyItsScenarios(t *testing.T) {
 		for _, d := range licsrv.Defects() {
 			t.Run(profile+"/"+string(d), func(t *testing.T) {
 				t.Parallel() // R3 and R4 mostly wait: overlap them
+				// A PKI each: the revocation family revokes in it, and one
+				// run's revocations must not reach another's server.
+				f := newFixture(t)
 				o := conformance.Options{URL: f.server(t, d), Profile: profile}
 				if profile == conformance.ProfileEntitlement {
 					// Only the families whose requests carry the message:
@@ -358,14 +400,16 @@ func TestOnlyAndJSONShape(t *testing.T) {
 func TestOptionsRefused(t *testing.T) {
 	f := newFixture(t)
 	for name, o := range map[string]conformance.Options{
-		"scheme":  {URL: "ftp://x/rightsmanager.asmx", PKIDir: f.dir},
-		"nohost":  {URL: "http:///x", PKIDir: f.dir},
-		"nopki":   {URL: "http://127.0.0.1:1/x"},
-		"badpki":  {URL: "http://127.0.0.1:1/x", PKIDir: t.TempDir()},
-		"profile": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: "json"},
-		"family":  {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"nosuch"}},
-		"nokey":   {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement},
-		"nokeyid": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement, CommKey: commKey()},
+		"scheme":      {URL: "ftp://x/rightsmanager.asmx", PKIDir: f.dir},
+		"nohost":      {URL: "http:///x", PKIDir: f.dir},
+		"nopki":       {URL: "http://127.0.0.1:1/x"},
+		"badpki":      {URL: "http://127.0.0.1:1/x", PKIDir: t.TempDir()},
+		"profile":     {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: "json"},
+		"family":      {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Only: []string{"nosuch"}},
+		"nokey":       {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement},
+		"nokeyid":     {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, Profile: conformance.ProfileEntitlement, CommKey: commKey()},
+		"revallow":    {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, RevAllow: filepath.Join(f.dir, "no-such-allow.xml")},
+		"revallowdir": {URL: "http://127.0.0.1:1/x", PKIDir: f.dir, RevAllow: f.dir},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rep, err := conformance.Run(context.Background(), o)

@@ -30,10 +30,23 @@
 // message cannot say; [ProfileNone] sends plain requests, and scenarios that
 // need a policy are skipped.
 //
+// # Revocation
+//
+// The revocation family acts as the authority: it revokes throwaway devices
+// and model certificates (never the PKI's own models) in the PKI directory
+// the server reads its lists from, and waits up to
+// [Options].RevocationWait for the server to reload; RV3 also extends the
+// server's allow file ([Options].RevAllow). A PKI used for conformance
+// therefore collects three runtime-CRL entries per run. Every device the
+// runner provisions from the PKI starts with the authority's current lists,
+// so that only the scenario about delivery (RV4) judges whether a server
+// delivers them (docs/conformance.md).
+//
 // # Adding scenarios
 //
 // Scenarios are rows of one table, one file per family (licensing.go,
-// protocol.go, faults.go, playback.go, robustness*.go, policy*.go); a new family is a new file, a name in
+// protocol.go, faults.go, playback.go, robustness*.go, policy*.go, clock.go,
+// securestop.go, revocation.go); a new family is a new file, a name in
 // [Families] and its rows in [Scenarios]. A scenario's function gets an env
 // with devices by persona, the URL (with or without cfg) and the exchange
 // recorder.

@@ -244,6 +244,18 @@ func (e *env) provision(name string) (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(e.work, "devices", name)
+	if err := e.makeDevice(dir, model, src.Root, p); err != nil {
+		return "", err
+	}
+	e.devDirs[name] = dir
+	return dir, nil
+}
+
+// makeDevice provisions a device of persona p into dir under model, trusting
+// root, gives it the authority's current revocation lists when it is of
+// the server's PKI (preIngest) and the server certificate when one was
+// given, and closes it.
+func (e *env) makeDevice(dir string, model *pki.Issuer, root ecc.Point, p persona) error {
 	backend := e.o.TPM
 	if p.soft {
 		backend = "soft"
@@ -251,20 +263,22 @@ func (e *env) provision(name string) (string, error) {
 	d, err := ree.NewDevice(dir, ree.NewDeviceOptions{
 		Version: p.version, SecurityLevel: p.sl, Backend: backend,
 		ModelChain: model.Chain, ModelSigner: pki.KeySigner{Key: model.Key},
-		Roots: []ecc.Point{src.Root}, Rand: e.o.Rand, Now: e.o.Now,
+		Roots: []ecc.Point{root}, Rand: e.o.Rand, Now: e.o.Now,
 	})
 	if err != nil {
-		return "", fmt.Errorf("cannot provision the %s device: %w", name, err)
+		return fmt.Errorf("cannot provision the %s device: %w", filepath.Base(dir), err)
+	}
+	if !p.foreign {
+		e.preIngest(d)
 	}
 	err = d.Close()
 	if err == nil && e.o.ServerCert != nil {
 		err = seedServerCert(dir, e.origin(), e.o.ServerCert)
 	}
 	if err != nil {
-		return "", fmt.Errorf("cannot prepare the %s device: %w", name, err)
+		return fmt.Errorf("cannot prepare the %s device: %w", filepath.Base(dir), err)
 	}
-	e.devDirs[name] = dir
-	return dir, nil
+	return nil
 }
 
 // seedServerCert puts a server chain in a closed device's store, where the

@@ -212,7 +212,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 // (the runner seeds it into each device's store) and errors without it.
 func TestServerCertOption(t *testing.T) {
 	f := newFixture(t)
-	srv, err := f.fx.NewServer(f.withLST(licsrv.Config{MaxStreamsPerAccount: maxStreams}))
+	srv, err := f.fx.NewServer(f.config(licsrv.Config{MaxStreamsPerAccount: maxStreams}))
 	require.NoError(t, err)
 	hidden := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/prsim/server-cert" {
@@ -245,7 +245,8 @@ func TestSimBackend(t *testing.T) {
 	f := newFixture(t)
 	url := f.server(t)
 	work := t.TempDir()
-	o := conformance.Options{URL: url, PKIDir: f.dir, TPM: "sim", Now: clock, Rand: testfx.Seeded(3), WorkDir: work}
+	o := conformance.Options{URL: url, PKIDir: f.dir, TPM: "sim", Now: clock, Rand: testfx.Seeded(3), WorkDir: work,
+		RevocationWait: revWait, RevAllow: f.allow}
 	rep, err := conformance.Run(context.Background(), o)
 	require.NoError(t, err)
 	fails, others := statuses(rep)
@@ -290,6 +291,7 @@ func ExampleScenarios() {
 	// policy: Y1 Y2 Y3 Y4 Y5 Y6 Y7
 	// clock: C1 C2 C3 C4 C5
 	// securestop: SS1 SS2 SS3 SS4 SS5 SS6
+	// revocation: RV1 RV2 RV3 RV4 RV5
 }
 
 // Content keys travel in the cfg query; a report never shows them, not even

@@ -36,14 +36,17 @@ type conformanceOut struct {
 func TestConformanceAgainstServerProcess(t *testing.T) {
 	pkiDir := newPKI(t)
 	// License Server Time on: the clock family's C2 checks it; a stream
-	// limit: SS6 checks it.
-	la := startServerArgs(t, pkiDir, "--license-server-time", "--max-streams-per-account", "2") + "/rightsmanager.asmx"
+	// limit: SS6 checks it; a short revocation reload and an allow file:
+	// the revocation family checks them.
+	allow := revAllowFile(t)
+	la := startServerArgs(t, pkiDir, append([]string{"--license-server-time", "--max-streams-per-account", "2"}, revServerArgs(allow)...)...) + "/rightsmanager.asmx"
 	dir := t.TempDir()
 	junit, html, ex := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "report", "index.html"), filepath.Join(dir, "ex")
 	require.NoError(t, os.MkdirAll(filepath.Dir(html), 0o755))
 
 	start := time.Now()
-	r := run(t, "conformance", "run", "--url", la, "--pki", pkiDir, "--json", "--junit", junit, "--html", html, "--save-exchange", ex)
+	r := run(t, "conformance", "run", "--url", la, "--pki", pkiDir, "--json", "--junit", junit, "--html", html, "--save-exchange", ex,
+		"--rev-allow", allow)
 	t.Logf("full suite through the CLI against prsim server: %v", time.Since(start))
 	require.Equal(t, 0, r.code, "%s", r)
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,8 @@ type conformanceRunOptions struct {
 	json         bool
 	tpm          string
 	commKey      string // ID=B64; a secret: never printed
+	revWait      time.Duration
+	revAllow     string
 }
 
 func (o *conformanceRunOptions) addFlags(c *cobra.Command) {
@@ -66,6 +69,9 @@ func (o *conformanceRunOptions) addFlags(c *cobra.Command) {
 	f.StringVar(&o.saveExchange, "save-exchange", "", "save every challenge, response and fault under this directory, one subdirectory per scenario")
 	f.BoolVar(&o.json, "json", false, `print the report as one JSON object {"summary":…,"results":[…]}`)
 	f.StringVar(&o.tpm, "tpm", "soft", "key backend of the runner's devices: soft, sim, swtpm:DIR, swtpm:HOST:PORT or /dev/tpmrm0")
+	f.DurationVar(&o.revWait, "revocation-wait", 15*time.Second, "how long the revocation scenarios wait for the server to reload its lists and allow file "+
+		"after the runner revoked a throwaway device or model in --pki (real time; the server must reload within it: prsim server --revocation-reload)")
+	f.StringVar(&o.revAllow, "rev-allow", "", "the server's RevAllowInfo allow file (prsim server --rev-allow): RV3 adds a throwaway revoked model's digest to it; without it RV3 is skipped")
 	_ = c.MarkFlagRequired("url")
 	_ = c.MarkFlagRequired("pki")
 }
@@ -73,7 +79,7 @@ func (o *conformanceRunOptions) addFlags(c *cobra.Command) {
 func newConformanceRunCmd() *cobra.Command {
 	o := &conformanceRunOptions{}
 	c := &cobra.Command{
-		Use:   "run --url URL --pki PKI [--profile cfg|none|entitlement] [--comm-key ID=B64] [--server-cert FILE] [--only FAMILY[,FAMILY]] [--junit FILE] [--html FILE] [--save-exchange DIR] [--json] [--tpm BACKEND]",
+		Use:   "run --url URL --pki PKI [--profile cfg|none|entitlement] [--comm-key ID=B64] [--server-cert FILE] [--only FAMILY[,FAMILY]] [--junit FILE] [--html FILE] [--save-exchange DIR] [--json] [--tpm BACKEND] [--revocation-wait DURATION] [--rev-allow FILE]",
 		Short: "Run the conformance scenarios against a license server (exit 0: no must scenario failed, 3: one did)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,7 +95,8 @@ func (o *conformanceRunOptions) run(cmd *cobra.Command) error {
 	for _, f := range o.only {
 		only = append(only, strings.TrimSpace(f))
 	}
-	opts := conformance.Options{URL: o.url, PKIDir: o.pki, Profile: o.profile, Only: only, TPM: o.tpm}
+	opts := conformance.Options{URL: o.url, PKIDir: o.pki, Profile: o.profile, Only: only, TPM: o.tpm,
+		RevocationWait: o.revWait, RevAllow: o.revAllow}
 	if o.commKey != "" {
 		id, key, err := parseCommKey(o.commKey)
 		if err != nil {
