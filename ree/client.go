@@ -29,7 +29,6 @@ const maxResponse = 4 << 20
 // CertPath is where a prsim license server publishes its certificate chain.
 const CertPath = "/prsim/server-cert"
 
-
 // Config configures a Client.
 type Config struct {
 	Device *tee.Device

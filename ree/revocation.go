@@ -69,4 +69,3 @@ func (c *Client) RevocationStatus() RevocationStatus {
 	}
 	return out
 }
-

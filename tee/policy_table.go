@@ -202,7 +202,6 @@ var UnknownMustUnderstand = Rule{Handling: HandledRefused, Code: drm.ErrExtended
 var NoPlayRight = Rule{Type: xmr.TypePlaybackPolicyContainer, Handling: HandledRefused, Code: drm.ErrRightsNotAvailable,
 	Reason: "the license grants no Play right, the only right prsim exercises"}
 
-func zeroU32(o *xmr.Object) bool { return string(o.Body) == "\x00\x00\x00\x00" }
 
 // Rules returns the fail-closed table, one row per XMR object type
 // (EXTENSIBLE_POLICY_RESERVED 0x42–0x4F shares the 0x42 row).
