@@ -202,7 +202,6 @@ var UnknownMustUnderstand = Rule{Handling: HandledRefused, Code: drm.ErrExtended
 var NoPlayRight = Rule{Type: xmr.TypePlaybackPolicyContainer, Handling: HandledRefused, Code: drm.ErrRightsNotAvailable,
 	Reason: "the license grants no Play right, the only right prsim exercises"}
 
-
 // Rules returns the fail-closed table, one row per XMR object type
 // (EXTENSIBLE_POLICY_RESERVED 0x42–0x4F shares the 0x42 row).
 func Rules() []Rule { return append([]Rule(nil), rules...) }
