@@ -237,13 +237,19 @@ func buildChallenge(tb testing.TB, d *tee.Device, h *pro.Header) []byte {
 	return body
 }
 
-// serve posts a challenge to the server in process and returns the 200 body.
-func serve(body []byte, query string) ([]byte, error) {
+// post posts a challenge to the server in process.
+func post(body []byte, query string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, "/rightsmanager.asmx"+query, bytes.NewReader(body))
 	req.Header.Set("Content-Type", soap.ContentType)
 	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)
 	rec := httptest.NewRecorder()
 	shared.server.ServeHTTP(rec, req)
+	return rec
+}
+
+// serve posts a challenge to the server in process and returns the 200 body.
+func serve(body []byte, query string) ([]byte, error) {
+	rec := post(body, query)
 	if rec.Code != http.StatusOK {
 		return nil, fmt.Errorf("server answered HTTP %d", rec.Code)
 	}
@@ -418,12 +424,7 @@ func amplifying(tb testing.TB) ([]byte, string) {
 
 // refused serves a request the server must refuse with a fault.
 func refused(body []byte, query string) error {
-	req := httptest.NewRequest(http.MethodPost, "/rightsmanager.asmx"+query, bytes.NewReader(body))
-	req.Header.Set("Content-Type", soap.ContentType)
-	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)
-	rec := httptest.NewRecorder()
-	shared.server.ServeHTTP(rec, req)
-	if rec.Code != http.StatusInternalServerError {
+	if rec := post(body, query); rec.Code != http.StatusInternalServerError {
 		return fmt.Errorf("server answered HTTP %d, want a 500 fault", rec.Code)
 	}
 	return nil

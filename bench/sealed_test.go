@@ -121,7 +121,7 @@ func steppingWall() clock.Clock {
 }
 
 // playStartVariant is a play start: Key.Enable of a bound persistent
-// license, on a soft device with an anti-rollback clock.
+// license, on a device with an anti-rollback clock.
 type playStartVariant struct {
 	sealedVariant
 	cfg string

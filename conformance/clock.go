@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prsim/prsim/drm"
-	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/pro"
@@ -133,10 +132,7 @@ func (e *env) checkServerTime(blob []byte, nonce [16]byte) error {
 	if err != nil {
 		return fmt.Errorf("a time element that does not parse (%s)", codeText(err))
 	}
-	chain, err := bcert.ParseChain(st.Chain)
-	if err == nil {
-		err = chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{e.pki.Root}, CurrentTime: e.o.Now(), LeafType: bcert.CertTypeSecureTimeServer})
-	}
+	chain, err := e.rootedChain(st.Chain, bcert.CertTypeSecureTimeServer)
 	if err != nil {
 		return fmt.Errorf("a time-server chain that does not verify to the root (%s)", codeText(err))
 	}
@@ -292,14 +288,9 @@ func runC5(ctx context.Context, e *env) outcome {
 
 // onePolicy parses the response's only license.
 func onePolicy(x *acquired, want string) (*xmr.Policy, *outcome) {
-	lic, bad := x.oneLicense(want)
+	_, l, bad := x.oneParsed(want)
 	if bad != nil {
 		return nil, bad
-	}
-	l, err := xmr.Parse(lic)
-	if err != nil {
-		o := failed(want, "a license that does not parse: "+codeText(err))
-		return nil, &o
 	}
 	p := l.Policy()
 	return &p, nil

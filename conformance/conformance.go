@@ -199,6 +199,22 @@ func usage(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, a...))
 }
 
+// reportURL is the server URL as reports show it: without a password or a
+// query, which may carry credentials or a cfg with content keys.
+func reportURL(s string) string {
+	u, err := url.Parse(s) // checked by Options.check
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	q := u.RawQuery != ""
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	if q {
+		return u.String() + "?…"
+	}
+	return u.String()
+}
+
 // check validates o and fills defaults.
 func (o *Options) check() error {
 	u, err := url.Parse(o.URL)
@@ -277,7 +293,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	e := newEnv(o, p, work)
 	defer e.close()
-	rep := &Report{URL: o.URL, Profile: o.Profile, Backend: o.TPM, Started: o.Now().UTC(), exchangeDir: o.ExchangeDir}
+	rep := &Report{URL: reportURL(o.URL), Profile: o.Profile, Backend: o.TPM, Started: o.Now().UTC(), exchangeDir: o.ExchangeDir}
 	for _, s := range Scenarios() {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, s.Family) {
 			continue

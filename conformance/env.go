@@ -23,6 +23,7 @@ import (
 	"github.com/prsim/prsim/wire/kid"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/soap"
+	"github.com/prsim/prsim/wire/xmr"
 )
 
 // maxBody bounds what the runner reads of a server answer.
@@ -189,11 +190,16 @@ func (e *env) device(name string) (*ree.Device, error) {
 // deviceOn is device opened on platform p (nil: the device's default
 // outputs).
 func (e *env) deviceOn(name string, p *hal.Platform) (*ree.Device, error) {
+	return e.deviceWith(name, ree.OpenOptions{Platform: p})
+}
+
+// deviceWith is device opened with o.
+func (e *env) deviceWith(name string, o ree.OpenOptions) (*ree.Device, error) {
 	dir, err := e.provision(name)
 	if err != nil {
 		return nil, err
 	}
-	d, err := ree.OpenDeviceWith(dir, ree.OpenOptions{Platform: p})
+	d, err := ree.OpenDeviceWith(dir, o)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the %s device: %w", name, err)
 	}
@@ -326,10 +332,7 @@ func (e *env) serverEncKey(ctx context.Context) (ecc.Point, error) {
 			return ecc.Point{}, e.serverErr
 		}
 	}
-	chain, err := bcert.ParseChain(raw)
-	if err == nil {
-		err = chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{e.pki.Root}, CurrentTime: e.o.Now()})
-	}
+	chain, err := e.rootedChain(raw, 0)
 	if err != nil {
 		e.serverErr = fmt.Errorf("the server certificate does not verify to the PKI root: %w", err)
 		return ecc.Point{}, e.serverErr
@@ -341,6 +344,19 @@ func (e *env) serverEncKey(ctx context.Context) (ecc.Point, error) {
 	}
 	e.serverChain, e.serverKey = raw, key
 	return key, nil
+}
+
+// rootedChain parses raw and verifies it to the PKI root at the runner's
+// time, with a leaf of type leafType unless it is zero.
+func (e *env) rootedChain(raw []byte, leafType uint32) (*bcert.Chain, error) {
+	c, err := bcert.ParseChain(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Verify(bcert.VerifyOptions{Roots: []ecc.Point{e.pki.Root}, CurrentTime: e.o.Now(), LeafType: leafType}); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // challengeFor builds the challenge a prsim device of version v sends for h
@@ -583,31 +599,14 @@ func (e *env) post(ctx context.Context, laURL string, body []byte, kind string) 
 // postWith is post with extra request headers. Their values are not
 // recorded: an entitlement message carries content keys.
 func (e *env) postWith(ctx context.Context, laURL string, hdr http.Header, body []byte, kind string) (*exchange, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, laURL, bytes.NewReader(body))
+	status, b, err := e.postSOAP(ctx, laURL, soap.ActionAcquireLicense, hdr, body, kind)
+	x := &exchange{status: status}
+	if errors.Is(err, errAnswerTooLarge) {
+		x.bad = err
+		return x, nil
+	}
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", soap.ContentType)
-	req.Header.Set("SOAPAction", soap.ActionAcquireLicense)
-	if kind != "" {
-		e.record(kind, body)
-	}
-	resp, err := e.o.HTTP.Do(req)
-	if err != nil {
-		return nil, &transportError{err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("license response unreadable: %w", err)
-	}
-	x := &exchange{status: resp.StatusCode}
-	if len(b) > maxBody {
-		x.bad = errors.New("answer larger than 4 MiB")
-		return x, nil
 	}
 	r, perr := soap.ParseResponse(b)
 	var f *soap.Fault
@@ -630,6 +629,49 @@ func (e *env) postWith(ctx context.Context, laURL string, hdr http.Header, body 
 		}
 	}
 	return x, nil
+}
+
+// errAnswerTooLarge is a server answer over maxBody.
+var errAnswerTooLarge = errors.New("answer larger than 4 MiB")
+
+// postSOAP posts body with SOAPAction action and the extra request headers
+// hdr (may be nil), records body under kind (unless empty) and returns the
+// HTTP status and the answer. A transport failure is a transportError, an
+// answer over maxBody errAnswerTooLarge (with the status).
+func (e *env) postSOAP(ctx context.Context, laURL, action string, hdr http.Header, body []byte, kind string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, laURL, bytes.NewReader(body))
+	if err != nil {
+		// Not err: it quotes the URL, whose cfg query may carry content keys.
+		return 0, nil, errors.New("cannot build a request for the server URL")
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", soap.ContentType)
+	req.Header.Set("SOAPAction", action)
+	if kind != "" {
+		e.record(kind, body)
+	}
+	resp, err := e.o.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, &transportError{err}
+	}
+	defer resp.Body.Close()
+	b, tooLarge, err := readAnswer(resp.Body)
+	switch {
+	case err != nil:
+		return resp.StatusCode, nil, fmt.Errorf("answer unreadable: %w", err)
+	case tooLarge:
+		return resp.StatusCode, nil, errAnswerTooLarge
+	}
+	return resp.StatusCode, b, nil
+}
+
+// readAnswer reads a server answer up to maxBody bytes; tooLarge says it
+// was longer.
+func readAnswer(r io.Reader) (b []byte, tooLarge bool, err error) {
+	b, err = io.ReadAll(io.LimitReader(r, maxBody+1))
+	return b, len(b) > maxBody, err
 }
 
 // transportError is a request that got no HTTP answer.
@@ -714,6 +756,20 @@ func (x *exchange) oneLicense(expected string) ([]byte, *outcome) {
 		return nil, &o
 	}
 	return lics[0], nil
+}
+
+// oneParsed is oneLicense parsed: a license that does not parse fails.
+func (x *exchange) oneParsed(expected string) ([]byte, *xmr.License, *outcome) {
+	raw, bad := x.oneLicense(expected)
+	if bad != nil {
+		return nil, nil, bad
+	}
+	l, err := xmr.Parse(raw)
+	if err != nil {
+		o := failed(expected, "a license that does not parse: "+codeText(err))
+		return nil, nil, &o
+	}
+	return raw, l, nil
 }
 
 // bindAll binds every license through d's REE (stored if persistent).

@@ -59,11 +59,7 @@ func judgeFault(x *exchange, wantCode drm.Code) outcome {
 		want = "HTTP 500 with a SOAP fault whose StatusCode is " + wantCode.String()
 	}
 	switch {
-	case x.fault == nil:
-		return failed(want, x.describe())
-	case x.status != http.StatusInternalServerError:
-		return failed(want, x.describe())
-	case wantCode != 0 && x.fault.Code != wantCode:
+	case x.fault == nil, x.status != http.StatusInternalServerError, wantCode != 0 && x.fault.Code != wantCode:
 		return failed(want, x.describe())
 	case x.fault.Code&0xFFFF0000 != 0x80040000 || x.fault.Code == drm.ErrSOAPXMLInvalidStatusCode:
 		return failed(want, x.describe()+" (no valid 0x8004xxxx StatusCode)")

@@ -14,7 +14,6 @@ import (
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/soap"
-	"github.com/prsim/prsim/wire/xmr"
 )
 
 func protocolScenarios() []Scenario {
@@ -95,13 +94,9 @@ func runP3(ctx context.Context, e *env) outcome {
 		return *o
 	}
 	const want = "one non-persistent license with rights ID = challenge nonce, refused when replayed"
-	lic, bad := x.oneLicense(want)
+	lic, l, bad := x.oneParsed(want)
 	if bad != nil {
 		return *bad
-	}
-	l, err := xmr.Parse(lic)
-	if err != nil {
-		return failed(want, "a license that does not parse: "+codeText(err))
 	}
 	if l.Persistent() {
 		return failed(want, "a persistent license for a default request")

@@ -313,3 +313,23 @@ func TestNoContentKeyInReports(t *testing.T) {
 		require.NotContains(t, out, "cfg=")
 	}
 }
+
+// The server URL a report shows has no user information or query: an
+// operator's URL may carry a password, a token or a cfg with content keys.
+func TestReportURLRedacted(t *testing.T) {
+	f := newFixture(t)
+	rep := f.run(t, conformance.Options{
+		URL:        "http://operator:hunter2@127.0.0.1:1/rightsmanager.asmx?cfg=(contentkey:AAECAwQFBgcICQoLDA0ODw==)",
+		ServerCert: f.pki.Server.Chain.Bytes(), Only: []string{conformance.FamilyPlayback}})
+	require.Equal(t, "http://127.0.0.1:1/rightsmanager.asmx?…", rep.URL)
+	var js, junit, html bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&js))
+	require.NoError(t, rep.WriteJUnit(&junit))
+	require.NoError(t, rep.WriteHTML(&html, ""))
+	for _, out := range []string{js.String(), junit.String(), html.String()} {
+		require.NotContains(t, out, "hunter2")
+		require.NotContains(t, out, "contentkey:")
+		require.NotContains(t, out, "AAECAwQFBgcICQoLDA0ODw")
+	}
+	require.Contains(t, junit.String(), "http://127.0.0.1:1/rightsmanager.asmx")
+}

@@ -38,7 +38,9 @@ const (
 
 // revServed are the lists a prsim authority issues and a server must
 // deliver, in the order they are judged.
-var revServed = []kid.ID{revocation.ListRevInfo2, revocation.ListRuntime, revocation.ListApp}
+func revServed() []kid.ID {
+	return []kid.ID{revocation.ListRevInfo2, revocation.ListRuntime, revocation.ListApp}
+}
 
 func revocationScenarios() []Scenario {
 	return family(FamilyRevocation, []row{
@@ -76,7 +78,7 @@ func (e *env) preIngest(d *ree.Device) {
 	if err != nil {
 		return
 	}
-	for _, id := range revServed {
+	for _, id := range revServed() {
 		_, _ = d.TEE.IngestRevocation(id, l.Blob(id))
 	}
 }
@@ -374,7 +376,7 @@ func listLabel(id kid.ID) string {
 // versionsText renders list versions, in revServed order.
 func versionsText(v map[kid.ID]uint64) string {
 	var parts []string
-	for _, id := range revServed {
+	for _, id := range revServed() {
 		if n, ok := v[id]; ok {
 			parts = append(parts, fmt.Sprintf("%s %d", listLabel(id), n))
 		}
@@ -387,7 +389,7 @@ func versionsText(v map[kid.ID]uint64) string {
 
 func authorityVersions(l *pki.RevLists) map[kid.ID]uint64 {
 	out := map[kid.ID]uint64{}
-	for _, id := range revServed {
+	for _, id := range revServed() {
 		out[id], _ = l.Version(id)
 	}
 	return out
@@ -424,7 +426,7 @@ func runRV4(ctx context.Context, e *env) outcome {
 			return *bad
 		}
 		same := true
-		for _, id := range revServed {
+		for _, id := range revServed() {
 			same = same && got[id] == cur[id]
 		}
 		if same {
@@ -465,13 +467,9 @@ func runRV5(ctx context.Context, e *env) outcome {
 		if stop != nil {
 			return *stop
 		}
-		lic, bad := x.oneLicense(base)
+		_, l, bad := x.oneParsed(base)
 		if bad != nil {
 			return *bad
-		}
-		l, err := xmr.Parse(lic)
-		if err != nil {
-			return failed(base, "a license that does not parse: "+codeText(err))
 		}
 		g := l.Outer.Child(xmr.TypeGlobalPolicyContainer)
 		if g == nil || g.Child(xmr.TypeRevocationInfoVersion2) == nil {

@@ -233,9 +233,9 @@ func runR4(ctx context.Context, e *env) outcome {
 	if err != nil {
 		return failed("a license response", "no HTTP answer: "+sanitize(err.Error(), 200))
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	b, tooLarge, err := readAnswer(resp.Body)
 	resp.Body.Close()
-	if err != nil || len(b) > maxBody {
+	if err != nil || tooLarge {
 		return failed("a license response", fmt.Sprintf("HTTP %d answer unreadable or over 4 MiB", resp.StatusCode))
 	}
 	e.record("response", b)

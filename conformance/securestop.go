@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -82,16 +81,7 @@ func secureStopScenarios() []Scenario {
 // so that the ClientTime of the secure-stop challenge its TEE builds is the
 // runner's time, as the license challenges' is.
 func (e *env) ssDevice(name string) (*ree.Device, error) {
-	dir, err := e.provision(name)
-	if err != nil {
-		return nil, err
-	}
-	d, err := ree.OpenDeviceWith(dir, ree.OpenOptions{Now: e.o.Now})
-	if err != nil {
-		return nil, fmt.Errorf("cannot open the %s device: %w", name, err)
-	}
-	e.open = append(e.open, d)
-	return d, nil
+	return e.deviceWith(name, ree.OpenOptions{Now: e.o.Now})
 }
 
 // ssLicense asks d for a license of a fresh KID with cfg (and CustomData
@@ -128,14 +118,9 @@ type ssLicensed struct {
 // ssOneLicense takes the exchange's only license, which must carry
 // SECURE_STOP (and SECURESTOP2 when ss2).
 func ssOneLicense(x *exchange, want string, ss2 bool) (*ssLicensed, *outcome) {
-	raw, bad := x.oneLicense(want)
+	raw, lic, bad := x.oneParsed(want)
 	if bad != nil {
 		return nil, bad
-	}
-	lic, err := xmr.Parse(raw)
-	if err != nil {
-		o := failed(want, "a license that does not parse: "+codeText(err))
-		return nil, &o
 	}
 	p := lic.Policy()
 	switch {
@@ -181,6 +166,30 @@ func ssPlay(d *ree.Device, l *ssLicensed, want string) ([16]byte, *outcome) {
 	return session, nil
 }
 
+// ssPlayed opens the persona's device, has it acquire a secure-stop license
+// (with SECURESTOP2 when ss2) and plays it: the device and its stopped
+// session.
+func (e *env) ssPlayed(ctx context.Context, persona string, ss2 bool, want string) (*ree.Device, [16]byte, *outcome) {
+	stop := func(o outcome) (*ree.Device, [16]byte, *outcome) { return nil, [16]byte{}, &o }
+	d, err := e.ssDevice(persona)
+	if err != nil {
+		return stop(errored("%v", err))
+	}
+	_, x, o := e.ssLicense(ctx, d, ssCfg, "", want)
+	if o != nil {
+		return stop(*o)
+	}
+	l, bad := ssOneLicense(x, want, ss2)
+	if bad != nil {
+		return stop(*bad)
+	}
+	session, bad := ssPlay(d, l, want)
+	if bad != nil {
+		return stop(*bad)
+	}
+	return d, session, nil
+}
+
 // ssChallenge is the TEE's ProcessSecureStopData challenge of d's
 // stopped sessions, which must include want. It carries every stopped
 // session: also those an earlier scenario could not have acknowledged,
@@ -223,27 +232,12 @@ type ssAnswer struct {
 // recorded under kind (its answer as kind+"-answer"); a transport failure
 // is the error.
 func (e *env) postAction(ctx context.Context, laURL, action string, body []byte, kind string) (*ssAnswer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, laURL, bytes.NewReader(body))
+	status, b, err := e.postSOAP(ctx, laURL, action, nil, body, kind)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", soap.ContentType)
-	req.Header.Set("SOAPAction", action)
-	e.record(kind, body)
-	resp, err := e.o.HTTP.Do(req)
-	if err != nil {
-		return nil, &transportError{err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("answer unreadable: %w", err)
-	}
-	if len(b) > maxBody {
-		return nil, errors.New("answer larger than 4 MiB")
-	}
 	e.record(kind+"-answer", b)
-	return &ssAnswer{status: resp.StatusCode, body: b}, nil
+	return &ssAnswer{status: status, body: b}, nil
 }
 
 // sendSecureStop posts a ProcessSecureStopData challenge and returns the
@@ -257,15 +251,20 @@ func (e *env) sendSecureStop(ctx context.Context, body []byte, want string) ([]b
 	}
 	ack, err := soap.ParseSecureStopResponse(a.body)
 	if err != nil {
-		var f *soap.Fault
-		seen := fmt.Sprintf("HTTP %d answer that is no ProcessSecureStopDataResponse (%s)", a.status, codeText(err))
-		if errors.As(err, &f) {
-			seen = fmt.Sprintf("HTTP %d fault %s%s", a.status, f.Code, reason(f))
-		}
-		o := failed(want, seen)
+		o := failed(want, a.notA("ProcessSecureStopDataResponse", err))
 		return nil, &o
 	}
 	return ack, nil
+}
+
+// notA says what a came as when it did not parse as name (err): a fault,
+// with its code and reason, or something else.
+func (a *ssAnswer) notA(name string, err error) string {
+	var f *soap.Fault
+	if errors.As(err, &f) {
+		return fmt.Sprintf("HTTP %d fault %s%s", a.status, f.Code, reason(f))
+	}
+	return fmt.Sprintf("HTTP %d answer that is no %s (%s)", a.status, name, codeText(err))
 }
 
 // checkAck verifies an acknowledgement as a device does: its chain to the
@@ -276,10 +275,7 @@ func (e *env) checkAck(raw []byte, nonce [16]byte, sessions ...[16]byte) error {
 	if err != nil {
 		return fmt.Errorf("an acknowledgement that does not parse (%s)", codeText(err))
 	}
-	chain, err := bcert.ParseChain(a.Chain)
-	if err == nil {
-		err = chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{e.pki.Root}, CurrentTime: e.o.Now()})
-	}
+	chain, err := e.rootedChain(a.Chain, 0)
 	if err != nil {
 		return fmt.Errorf("an acknowledgement whose chain does not verify to the root (%s)", codeText(err))
 	}
@@ -326,13 +322,13 @@ func (e *env) getJSON(ctx context.Context, path string, v any) (found bool, err 
 	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
 		return false, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	b, tooLarge, err := readAnswer(resp.Body)
 	switch {
 	case err != nil:
 		return true, fmt.Errorf("GET %s unreadable: %w", path, err)
 	case resp.StatusCode != http.StatusOK:
 		return true, fmt.Errorf("GET %s: HTTP %d", path, resp.StatusCode)
-	case len(b) > maxBody:
+	case tooLarge:
 		return true, fmt.Errorf("GET %s: larger than 4 MiB", path)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
@@ -390,19 +386,7 @@ func ssPlayAndSend(persona string, ss2 bool) func(context.Context, *env) outcome
 			verified, version = "the session ID", 2
 		}
 		want := "a signed acknowledgement naming the session, accepted by the device, and the session reported once with verified_ss2 " + verified
-		d, err := e.ssDevice(persona)
-		if err != nil {
-			return errored("%v", err)
-		}
-		_, x, o := e.ssLicense(ctx, d, ssCfg, "", want)
-		if o != nil {
-			return *o
-		}
-		l, bad := ssOneLicense(x, want, ss2)
-		if bad != nil {
-			return *bad
-		}
-		session, bad := ssPlay(d, l, want)
+		d, session, bad := e.ssPlayed(ctx, persona, ss2, want)
 		if bad != nil {
 			return *bad
 		}
@@ -592,19 +576,7 @@ func ss2KeyOf(l *ssLicensed, enc []byte, want string) ([16]byte, *outcome) {
 // was lost does.
 func runSS4(ctx context.Context, e *env) outcome {
 	const want = "two signed acknowledgements naming the session, the session reported once"
-	d, err := e.ssDevice(PersonaSL3000)
-	if err != nil {
-		return errored("%v", err)
-	}
-	_, x, o := e.ssLicense(ctx, d, ssCfg, "", want)
-	if o != nil {
-		return *o
-	}
-	l, bad := ssOneLicense(x, want, false)
-	if bad != nil {
-		return *bad
-	}
-	session, bad := ssPlay(d, l, want)
+	d, session, bad := e.ssPlayed(ctx, PersonaSL3000, false, want)
 	if bad != nil {
 		return *bad
 	}
@@ -709,11 +681,7 @@ func runSS5(ctx context.Context, e *env) outcome {
 		return failedOrErrored(want, err)
 	}
 	if err := soap.ParseLicenseAckResponse(ans.body); err != nil {
-		var f *soap.Fault
-		if errors.As(err, &f) {
-			return failed(want, fmt.Sprintf("HTTP %d fault %s%s", ans.status, f.Code, reason(f)))
-		}
-		return failed(want, fmt.Sprintf("HTTP %d answer that is no AcknowledgeLicenseResponse (%s)", ans.status, codeText(err)))
+		return failed(want, ans.notA("AcknowledgeLicenseResponse", err))
 	}
 	var acks []ssAck
 	found, err := e.getJSON(ctx, acksPath, &acks)

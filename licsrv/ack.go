@@ -24,9 +24,6 @@ const AcksPath = "/prsim/acks"
 // maxTIDLen bounds a TransactionID the server keeps.
 const maxTIDLen = 128
 
-// maxAckLicenses bounds the license results of one acknowledgement.
-const maxAckLicenses = 1000
-
 // LicenseAck is one recorded acknowledgement, as GET [AcksPath] serves it.
 type LicenseAck struct {
 	TransactionID string         `json:"transaction_id"`
@@ -72,10 +69,8 @@ func (s *Server) acknowledgeLicense(body []byte, ev *event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// ParseAcknowledgeLicense bounds the results (1..soap.MaxAckResults).
 	results := ch.Results
-	if len(results) > maxAckLicenses {
-		return nil, fault(drm.ErrServerInvalidMessage, fmt.Sprintf("acknowledgement carries %d license results; limit %d", len(results), maxAckLicenses))
-	}
 	tid := ch.TransactionID
 	rec := LicenseAck{TransactionID: tid, Device: ev.device, Licenses: []AckedLicense{}, Time: s.cfg.Now().UTC().Format(time.RFC3339)}
 	for _, r := range results {
@@ -95,11 +90,8 @@ func (s *Server) acknowledgeLicense(body []byte, ev *event) ([]byte, error) {
 		if err := tx.del(bktPending, k); err != nil {
 			return err
 		}
-		seq, err := tx.nextSeq(bktAcks)
-		if err != nil {
-			return err
-		}
-		return tx.put(bktAcks, u64(seq), js)
+		_, err := appendJSON(tx, bktAcks, js)
+		return err
 	})
 	switch {
 	case errors.Is(err, errUnknown):
@@ -115,19 +107,5 @@ func (s *Server) acknowledgeLicense(body []byte, ev *event) ([]byte, error) {
 
 // Acks returns the recorded acknowledgements in arrival order.
 func (s *Server) Acks() ([]LicenseAck, error) {
-	out := []LicenseAck{}
-	err := s.db.view(func(tx kvTx) error {
-		return tx.each(bktAcks, nil, func(_, v []byte) error {
-			var a LicenseAck
-			if err := json.Unmarshal(v, &a); err != nil {
-				return errors.New("licsrv: stored acknowledgement is corrupt")
-			}
-			out = append(out, a)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return readJSON[LicenseAck](s.db, bktAcks, "acknowledgement")
 }

@@ -211,12 +211,13 @@ type Policy struct {
 // oplKeys are the cfg OPL keys in the order of XMR object 0x05.
 var oplKeys = [5]string{"cvopl", "ucvopl", "avopl", "caopl", "ucaopl"}
 
-// Well-known GUIDs (docs/formats/policies-and-outputs.md §3–§4).
+// The GUIDs cfg keys stand for (docs/formats/policies-and-outputs.md §3–§4),
+// from package xmr's registry.
 var (
-	guidMaxRes       = kid.MustParse("9645E831-E01D-4FFF-8342-0A720E3E028F")
-	guidExplicitACP  = kid.MustParse("C3FD11C6-F8B7-4D20-B008-1DB17D61F2DA")
-	guidUnknownOutHD = kid.MustParse("786627D8-C2A6-44BE-8F88-08AE255B01A7")
-	guidUnknownOutSD = kid.MustParse("B621D91F-EDCC-4035-8D4B-DC71760D43E9")
+	guidMaxRes       = kid.MustParse(xmr.ProtectionMaxResolution)
+	guidExplicitACP  = kid.MustParse(xmr.ProtectionAGC)
+	guidUnknownOutHD = kid.MustParse(xmr.EnablerUnknownOutput)
+	guidUnknownOutSD = kid.MustParse(xmr.EnablerConstrainedUnknownOutput)
 )
 
 // policies turns parsed groups into policies.
@@ -269,7 +270,9 @@ func (p *Policy) set(n node) error {
 		if n.list != nil {
 			return &cfgError{"cfg group holds a nested group without a key"}
 		}
-		return &cfgError{"cfg item " + quote(v) + " has no key (want key:value)"}
+		// The value is withheld: a bare value is often a content key or
+		// key seed whose "contentkey:" was left out.
+		return &cfgError{"cfg item has no key (want key:value; value withheld)"}
 	default:
 		if n.list != nil {
 			return badValue(n, "a single value")

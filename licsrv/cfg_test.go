@@ -69,6 +69,21 @@ func TestCfgRejects(t *testing.T) {
 	}
 }
 
+// A bare value is refused without being echoed: it is often a content key
+// whose "contentkey:" was left out, and the reason reaches the log.
+func TestCfgBareValueWithheld(t *testing.T) {
+	const key = "TtuJBM2/A2F/SAC9h4pt8g=="
+	for _, s := range []string{"(" + key + ")", "(kid:B6E39626-1CFB-4AA1-BCBD-4EF1ABA7843A," + key + ")"} {
+		g, err := parseCfg(s)
+		require.NoError(t, err, s)
+		_, err = policies(g)
+		require.Error(t, err, s)
+		requireCleanReason(t, err)
+		require.Contains(t, cfgReason(err), "has no key")
+		require.NotContains(t, cfgReason(err), key[:8])
+	}
+}
+
 func TestCfgFromQueryKeepsPlus(t *testing.T) {
 	s, ok, err := cfgFromQuery("a=1&cfg=(contentkey:ab+c/d%3D%3D)")
 	require.NoError(t, err)

@@ -3,12 +3,12 @@ package licsrv
 import (
 	"errors"
 	"fmt"
-	"github.com/prsim/prsim/internal/safetext"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/internal/safetext"
 	"github.com/prsim/prsim/wire/entitlement"
 )
 

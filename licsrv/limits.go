@@ -85,58 +85,44 @@ type Limits struct {
 // withDefaults returns l with zero fields set to their defaults, or an
 // error naming a negative or out-of-range field.
 func (l Limits) withDefaults() (Limits, error) {
-	ints := []struct {
-		name string
-		v    *int
-		def  int
-	}{
-		{"MaxLicenses", &l.MaxLicenses, DefaultMaxLicenses},
-		{"MaxCfgGroups", &l.MaxCfgGroups, DefaultMaxCfgGroups},
-		{"MaxCfgBytes", &l.MaxCfgBytes, DefaultMaxCfgBytes},
-		{"MaxHeaderKIDs", &l.MaxHeaderKIDs, DefaultMaxHeaderKIDs},
-		{"MaxConns", &l.MaxConns, DefaultMaxConns},
-	}
-	for _, f := range ints {
-		switch {
-		case *f.v < 0:
-			return l, fmt.Errorf("licsrv: limit %s is negative (%d)", f.name, *f.v)
-		case *f.v == 0:
-			*f.v = f.def
+	for _, err := range []error{
+		orDefault("limit", "MaxLicenses", &l.MaxLicenses, DefaultMaxLicenses),
+		orDefault("limit", "MaxCfgGroups", &l.MaxCfgGroups, DefaultMaxCfgGroups),
+		orDefault("limit", "MaxCfgBytes", &l.MaxCfgBytes, DefaultMaxCfgBytes),
+		orDefault("limit", "MaxHeaderKIDs", &l.MaxHeaderKIDs, DefaultMaxHeaderKIDs),
+		orDefault("limit", "MaxConns", &l.MaxConns, DefaultMaxConns),
+	} {
+		if err != nil {
+			return l, err
 		}
 	}
 	if l.MaxCfgBytes > maxCfg {
 		return l, fmt.Errorf("licsrv: limit MaxCfgBytes %d is above the cfg parser's bound %d", l.MaxCfgBytes, maxCfg)
 	}
-	for _, f := range []struct {
-		name string
-		v    *int64
-		def  int64
-	}{{"MaxBody", &l.MaxBody, DefaultMaxBody}, {"MaxIssuedBytes", &l.MaxIssuedBytes, DefaultMaxIssuedBytes}} {
-		switch {
-		case *f.v < 0:
-			return l, fmt.Errorf("licsrv: limit %s is negative (%d)", f.name, *f.v)
-		case *f.v == 0:
-			*f.v = f.def
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"ReadHeaderTimeout", &l.ReadHeaderTimeout, DefaultReadHeaderTimeout},
-		{"ReadTimeout", &l.ReadTimeout, DefaultReadTimeout},
-		{"WriteTimeout", &l.WriteTimeout, DefaultWriteTimeout},
-		{"IdleTimeout", &l.IdleTimeout, DefaultIdleTimeout},
+	for _, err := range []error{
+		orDefault("limit", "MaxBody", &l.MaxBody, DefaultMaxBody),
+		orDefault("limit", "MaxIssuedBytes", &l.MaxIssuedBytes, DefaultMaxIssuedBytes),
+		orDefault("timeout", "ReadHeaderTimeout", &l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		orDefault("timeout", "ReadTimeout", &l.ReadTimeout, DefaultReadTimeout),
+		orDefault("timeout", "WriteTimeout", &l.WriteTimeout, DefaultWriteTimeout),
+		orDefault("timeout", "IdleTimeout", &l.IdleTimeout, DefaultIdleTimeout),
 	} {
-		switch {
-		case *f.v < 0:
-			return l, fmt.Errorf("licsrv: timeout %s is negative (%s)", f.name, *f.v)
-		case *f.v == 0:
-			*f.v = f.def
+		if err != nil {
+			return l, err
 		}
 	}
 	return l, nil
+}
+
+// orDefault sets a zero *v to def and refuses a negative one.
+func orDefault[T int | int64 | time.Duration](kind, name string, v *T, def T) error {
+	switch {
+	case *v < 0:
+		return fmt.Errorf("licsrv: %s %s is negative (%v)", kind, name, *v)
+	case *v == 0:
+		*v = def
+	}
+	return nil
 }
 
 // limitFault is the fault of a request over a bound: what it asked for

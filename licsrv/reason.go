@@ -2,11 +2,11 @@ package licsrv
 
 import (
 	"errors"
-	"github.com/prsim/prsim/internal/safetext"
 	"strconv"
 	"strings"
 
 	"github.com/prsim/prsim/drm"
+	"github.com/prsim/prsim/internal/safetext"
 )
 
 // maxQuoted bounds how much of a caller-supplied value a reason quotes.

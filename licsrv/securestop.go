@@ -5,11 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prsim/prsim/drm"
@@ -69,10 +67,6 @@ type Report struct {
 // emptyGUID is VerifiedSS2 of an unverified report.
 var emptyGUID = kid.ID{}.String()
 
-// maxReportRecords bounds the records of one challenge the server reads;
-// securestop.ParseRecords enforces the same bound.
-const maxReportRecords = 100
-
 // processSecureStop handles ProcessSecureStopData.
 func (s *Server) processSecureStop(body []byte, ev *event) ([]byte, error) {
 	ch, err := soap.ParseSecureStopChallenge(body)
@@ -90,12 +84,11 @@ func (s *Server) processSecureStop(body []byte, ev *event) ([]byte, error) {
 	if err := s.checkClientTime(ch.ClientTime, now); err != nil {
 		return nil, err
 	}
+	// ParseRecords bounds the list (1..securestop.MaxRecords) and checks
+	// each record's version and KID count.
 	recs, err := securestop.ParseRecords(recBytes)
 	if err != nil {
 		return nil, fault(drm.ErrServerInvalidMessage, "secure-stop records malformed: "+libReason(err))
-	}
-	if len(recs) == 0 || len(recs) > maxReportRecords {
-		return nil, fault(drm.ErrServerInvalidMessage, fmt.Sprintf("secure-stop challenge carries %d records; want 1 to %d", len(recs), maxReportRecords))
 	}
 	reports := make([]Report, len(recs))
 	for i := range recs {
@@ -127,19 +120,14 @@ func (s *Server) processSecureStop(body []byte, ev *event) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("licsrv: cannot sign the secure-stop acknowledgement: %w", err)
 	}
-	ev.licenses = 0
 	return soap.BuildSecureStopResponse(b), nil
 }
 
-// recordProblem says why a record cannot be a stop report, or "".
+// recordProblem says why a parsed record cannot be a stop report, or "".
 func recordProblem(r *securestop.Record) string {
 	switch {
-	case r.Version != 1 && r.Version != 2:
-		return "version " + strconv.Itoa(int(r.Version)) + " is not 1 or 2"
 	case !r.Stopped:
 		return "session is not stopped (only stopped sessions are reported)"
-	case len(r.KIDs) == 0:
-		return "names no KID"
 	case r.Update < r.Start:
 		return "update time is before the start time"
 	}
@@ -181,11 +169,8 @@ func (s *Server) storeReports(recs []securestop.Record, reports []Report) error 
 			if err != nil {
 				return err
 			}
-			seq, err := tx.nextSeq(bktReports)
+			seq, err := appendJSON(tx, bktReports, js)
 			if err != nil {
-				return err
-			}
-			if err := tx.put(bktReports, u64(seq), js); err != nil {
 				return err
 			}
 			if err := tx.put(bktReportIndex, r.Session[:], u64(seq)); err != nil {
@@ -204,21 +189,7 @@ func (s *Server) storeReports(recs []securestop.Record, reports []Report) error 
 
 // Reports returns the stored secure-stop reports in arrival order.
 func (s *Server) Reports() ([]Report, error) {
-	out := []Report{}
-	err := s.db.view(func(tx kvTx) error {
-		return tx.each(bktReports, nil, func(_, v []byte) error {
-			var r Report
-			if err := json.Unmarshal(v, &r); err != nil {
-				return errors.New("licsrv: stored report is corrupt")
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return readJSON[Report](s.db, bktReports, "report")
 }
 
 // serveJSON answers a GET endpoint with v's JSON, or a 500 with a reason.

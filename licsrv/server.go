@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/prsim/prsim/internal/safetext"
 	"io"
 	"log/slog"
 	"math"
@@ -25,6 +24,7 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/keyseed"
+	"github.com/prsim/prsim/internal/safetext"
 	"github.com/prsim/prsim/wire/bcert"
 	"github.com/prsim/prsim/wire/pro"
 	"github.com/prsim/prsim/wire/soap"
@@ -132,6 +132,11 @@ type Server struct {
 	// rev holds the revocation lists and allow list; nil = none.
 	rev *revState
 }
+
+// String and GoString keep the server's keys (encD, ss2Secret, the
+// private keys of cfg) out of %v, %+v and %#v.
+func (s *Server) String() string   { return "licsrv.Server" }
+func (s *Server) GoString() string { return "licsrv.Server" }
 
 // New validates the configuration.
 func New(cfg Config) (*Server, error) {
@@ -454,7 +459,6 @@ func (s *Server) serveSOAP(w http.ResponseWriter, r *http.Request, ev *event) {
 		if ev.reason == "" {
 			ev.reason = fe.f.Message
 		}
-		ev.licenses = 0
 		ev.status = http.StatusInternalServerError
 		if s.defects[DefectFaultAs200] {
 			ev.status = http.StatusOK
@@ -632,6 +636,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	sub := "" // the verified entitlement's "sub" claim
 	if token != "" {
 		if haveCfg {
 			return nil, conflictFault()
@@ -643,6 +648,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		if pols, err = s.entitlementPolicies(m, req); err != nil {
 			return nil, err
 		}
+		sub = m.Subject()
 	} else if pols, err = s.cfgPolicies(pols, req); err != nil {
 		return nil, err
 	}
@@ -656,7 +662,7 @@ func (s *Server) acquire(r *http.Request, body []byte, ev *event) ([]byte, error
 		licenses = append(licenses, ls...)
 		issued = append(issued, recs...)
 	}
-	acct, err := account(req.ch.CustomData, token)
+	acct, err := account(req.ch.CustomData, sub)
 	if err != nil {
 		return nil, err
 	}

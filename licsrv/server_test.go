@@ -3,6 +3,7 @@ package licsrv_test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -225,4 +226,13 @@ func TestServerCertEndpoint(t *testing.T) {
 	w = httptest.NewRecorder()
 	f.srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/nope", nil))
 	require.Equal(t, http.StatusNotFound, w.Code)
+}
+
+// A Server holds its private keys and the SecureStop2 secret: formatting
+// it never prints them.
+func TestServerFormatRedacts(t *testing.T) {
+	f := newFixture(t, 150)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		require.Equal(t, "licsrv.Server", fmt.Sprintf(verb, f.srv), verb)
+	}
 }

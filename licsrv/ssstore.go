@@ -3,6 +3,7 @@ package licsrv
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -281,4 +282,34 @@ func bytesUnix(b []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(binary.BigEndian.Uint64(b)), 0), true
+}
+
+// appendJSON stores js under the bucket's next sequence number, so that a
+// bucket read in key order is in arrival order, and returns that number.
+func appendJSON(tx kvTx, bucket, js []byte) (uint64, error) {
+	seq, err := tx.nextSeq(bucket)
+	if err != nil {
+		return 0, err
+	}
+	return seq, tx.put(bucket, u64(seq), js)
+}
+
+// readJSON decodes every value of bucket, in key (arrival) order; what names
+// a record in the error for one that does not decode.
+func readJSON[T any](db kvStore, bucket []byte, what string) ([]T, error) {
+	out := []T{}
+	err := db.view(func(tx kvTx) error {
+		return tx.each(bucket, nil, func(_, v []byte) error {
+			var r T
+			if err := json.Unmarshal(v, &r); err != nil {
+				return errors.New("licsrv: stored " + what + " is corrupt")
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -59,3 +59,28 @@ func TestStores(t *testing.T) {
 		return nil
 	}))
 }
+
+// appendJSON numbers records in arrival order; readJSON returns them in
+// that order and names a record that does not decode.
+func TestAppendReadJSON(t *testing.T) {
+	db, err := openStore("")
+	require.NoError(t, err)
+	defer func() { require.NoError(t, db.close()) }()
+	require.NoError(t, db.update(func(tx kvTx) error {
+		for i, js := range []string{`{"transaction_id":"a"}`, `{"transaction_id":"b"}`} {
+			seq, err := appendJSON(tx, bktAcks, []byte(js))
+			require.NoError(t, err)
+			require.Equal(t, uint64(i+1), seq)
+		}
+		return nil
+	}))
+	got, err := readJSON[LicenseAck](db, bktAcks, "acknowledgement")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, "a", got[0].TransactionID)
+	require.Equal(t, "b", got[1].TransactionID)
+	require.NoError(t, db.update(func(tx kvTx) error { _, err := appendJSON(tx, bktAcks, []byte("{")); return err }))
+	got, err = readJSON[LicenseAck](db, bktAcks, "acknowledgement")
+	require.EqualError(t, err, "licsrv: stored acknowledgement is corrupt")
+	require.Nil(t, got)
+}

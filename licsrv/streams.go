@@ -1,8 +1,6 @@
 package licsrv
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -30,15 +28,12 @@ const maxAccountLen = 128
 // maxListedStreams bounds the open streams a fault reason names.
 const maxListedStreams = 8
 
-// account returns the account of a request: the entitlement message's
-// "sub" claim when a verified entitlement carries one, else the challenge
+// account returns the account of a request: sub, the "sub" claim of its
+// verified entitlement message, when there is one, else the challenge
 // CustomData when it is not an entitlement token (trimmed, at most 128
 // bytes, printable ASCII). "" = no account: no stream limit applies.
-func account(customData, token string) (string, error) {
-	a := ""
-	if token != "" {
-		a = tokenSubject(token)
-	}
+func account(customData, sub string) (string, error) {
+	a := sub
 	if a == "" && !jwtShape.MatchString(strings.TrimSpace(customData)) {
 		a = strings.TrimSpace(customData)
 	}
@@ -46,26 +41,6 @@ func account(customData, token string) (string, error) {
 		return "", fault(drm.ErrServerInvalidMessage, fmt.Sprintf("account (CustomData or entitlement sub) is not printable ASCII of at most %d bytes", maxAccountLen))
 	}
 	return a, nil
-}
-
-// tokenSubject reads the "sub" claim of a JWT whose signature the
-// entitlement check has verified; "" when absent.
-func tokenSubject(token string) string {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var c struct {
-		Sub string `json:"sub"`
-	}
-	if json.Unmarshal(b, &c) != nil {
-		return ""
-	}
-	return c.Sub
 }
 
 // openStreams takes n new streams for acct, identified by the SECURE_STOP

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -254,12 +255,9 @@ func combine(k hal.OutputKind, res []result) OutputDecision {
 	}
 	var reasons []string
 	add := func(s string) {
-		for _, x := range reasons {
-			if x == s {
-				return
-			}
+		if !slices.Contains(reasons, s) {
+			reasons = append(reasons, s)
 		}
-		reasons = append(reasons, s)
 	}
 	for _, r := range res {
 		switch {
@@ -272,7 +270,7 @@ func combine(k hal.OutputKind, res []result) OutputDecision {
 		}
 		if d.Action != Block && r.action != Block {
 			for _, p := range r.prot {
-				if !contains(d.Protections, p) {
+				if !slices.Contains(d.Protections, p) {
 					d.Protections = append(d.Protections, p)
 				}
 			}
@@ -280,13 +278,4 @@ func combine(k hal.OutputKind, res []result) OutputDecision {
 	}
 	d.Reason = strings.Join(reasons, "; ")
 	return d
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prsim/prsim/drm"
@@ -52,7 +53,7 @@ type evaluator struct {
 
 func (e *evaluator) note(format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
-	if !contains(e.notes, s) {
+	if !slices.Contains(e.notes, s) {
 		e.notes = append(e.notes, s)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/wire/soap"
-	"github.com/prsim/prsim/wire/xmr"
 )
 
 // actionAcknowledgeLicense is the SOAPAction of an AcknowledgeLicense
@@ -22,10 +21,7 @@ const resultFail uint32 = 0x80004005
 // storageResult is a license's LicenseStorageResults entry: S_OK (0) when
 // it bound, else the code that refused it.
 func storageResult(r LicenseResult) soap.LicenseStorageResult {
-	out := soap.LicenseStorageResult{KID: r.KID}
-	if l, err := xmr.Parse(r.XMR); err == nil {
-		out.LID = l.RightsID
-	}
+	out := soap.LicenseStorageResult{KID: r.KID, LID: r.lid}
 	switch code, ok := drm.CodeOf(r.Err); {
 	case r.Err == nil && r.Bound:
 		out.Result = 0

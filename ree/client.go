@@ -115,6 +115,8 @@ type LicenseResult struct {
 	// response, and AckErr says why that failed (nil: acknowledged).
 	TransactionID string
 	AckErr        error
+
+	lid [16]byte // the license's RightsID, for its acknowledgement
 }
 
 // AcquireOption adjusts one license request.
@@ -173,10 +175,9 @@ func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acq
 	if laURL == "" {
 		return nil, fmt.Errorf("ree: the header names no license URL (LA_URL): %w", drm.ErrSOAPXMLDataNotFound)
 	}
-	u, err := url.Parse(laURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The URL is not quoted: its query may carry test-server secrets (cfg contentkey).
-		return nil, fmt.Errorf("ree: the license URL is not an http:// or https:// URL with a host: %w", drm.ErrSOAPXMLDataNotFound)
+	u, err := parseServerURL(laURL, "license")
+	if err != nil {
+		return nil, err
 	}
 	serverKey, err := c.serverKey(ctx, u)
 	if err != nil {
@@ -266,45 +267,52 @@ func (c *Client) acquire(ctx context.Context, h *pro.Header, laURL string, o acq
 		// response brought: one refresh, then bind them again (their
 		// nonce is still outstanding: a RIV refusal comes before it is used).
 		refreshErr := c.refreshLists(ctx, laURL)
-		for _, i := range riv {
-			if refreshErr == nil {
-				out[i] = c.bind(resp.Licenses[i], true)
-			}
-			switch {
-			case out[i].Err == nil:
-			case refreshErr != nil:
-				out[i].Err = fmt.Errorf("%w (the revocation refresh that followed failed: %v)", out[i].Err, refreshErr)
-			case revErr != nil:
-				out[i].Err = fmt.Errorf("%w (a delivered revocation list was refused: %v)", out[i].Err, revErr)
-			}
-		}
+		c.rebind(out, resp.Licenses, riv, refreshErr == nil,
+			retryCause{"the revocation refresh that followed failed", refreshErr},
+			retryCause{"a delivered revocation list was refused", revErr})
 	}
 	if len(unset) > 0 && lst {
 		var syncErr error
+		synced := false
 		if timeErr == nil && !timeSet {
 			// The clock-sync acquisition License Server Time defines;
 			// the licenses' nonce stays outstanding meanwhile.
 			_, syncErr = c.syncByAcquisition(ctx, laURL)
-			if syncErr == nil {
-				for _, i := range unset {
-					out[i] = c.bind(resp.Licenses[i], true)
-				}
-			}
+			synced = syncErr == nil
 		}
-		for _, i := range unset {
-			switch {
-			case out[i].Err == nil:
-			case timeErr != nil:
-				out[i].Err = fmt.Errorf("%w (the response's License Server Time was refused: %v)", out[i].Err, timeErr)
-			case syncErr != nil:
-				out[i].Err = fmt.Errorf("%w (the clock sync that followed failed: %v)", out[i].Err, syncErr)
-			}
-		}
+		c.rebind(out, resp.Licenses, unset, synced,
+			retryCause{"the response's License Server Time was refused", timeErr},
+			retryCause{"the clock sync that followed failed", syncErr})
 	}
 	if resp.TransactionID != "" {
 		c.acknowledge(ctx, laURL, resp.TransactionID, serverKey, out)
 	}
 	return out, nil
+}
+
+// retryCause is why a license bound again may still be refused.
+type retryCause struct {
+	what string
+	err  error // nil: not the cause
+}
+
+// rebind binds the licenses at idx again when retry is set; each one still
+// refused says why that did not help: the first cause with an error.
+func (c *Client) rebind(out []LicenseResult, lics [][]byte, idx []int, retry bool, causes ...retryCause) {
+	for _, i := range idx {
+		if retry {
+			out[i] = c.bind(lics[i], true)
+		}
+		if out[i].Err == nil {
+			continue
+		}
+		for _, rc := range causes {
+			if rc.err != nil {
+				out[i].Err = fmt.Errorf("%w (%s: %v)", out[i].Err, rc.what, rc.err)
+				break
+			}
+		}
+	}
 }
 
 // BindLicense binds a license that reached the device by another path than
@@ -324,6 +332,7 @@ func (c *Client) bind(lic []byte, store bool) LicenseResult {
 		}
 		r.Persistent = l.Persistent()
 		r.MinSecurityLevel = l.MinSecurityLevel()
+		r.lid = l.RightsID
 	}
 	k, err := c.cfg.Device.Bind(lic)
 	if err != nil {
@@ -525,6 +534,17 @@ func (c *Client) serverKey(ctx context.Context, u *url.URL) (ecc.Point, error) {
 		}
 	}
 	return key, nil
+}
+
+// parseServerURL parses a URL the client sends to (what names it in the
+// error): http or https, with a host. The URL is not quoted: its query may
+// carry test-server secrets (the cfg contentkey).
+func parseServerURL(raw, what string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("ree: the %s URL is not an http:// or https:// URL with a host: %w", what, drm.ErrSOAPXMLDataNotFound)
+	}
+	return u, nil
 }
 
 // transportErr drops the URL net/http puts in its errors: a license URL's

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/prsim/prsim/clock"
@@ -103,9 +102,9 @@ func (c *Client) syncByAcquisition(ctx context.Context, serverURL string) (time.
 // syncByTimeService asks the secure time endpoint for a statement of a
 // TEE nonce and hands it to the TEE.
 func (c *Client) syncByTimeService(ctx context.Context, serverURL string) (time.Time, error) {
-	u, err := url.Parse(serverURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return time.Time{}, errors.New("ree: the time server URL is not an http:// or https:// URL with a host")
+	u, err := parseServerURL(serverURL, "time server")
+	if err != nil {
+		return time.Time{}, err
 	}
 	d := c.cfg.Device
 	n, err := d.NewNonce()

@@ -19,6 +19,7 @@ import (
 	"github.com/prsim/prsim/licsrv"
 	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/wire/kid"
+	"github.com/prsim/prsim/wire/pro"
 )
 
 // startServer starts the fixture's reference server; lst turns License
@@ -220,4 +221,27 @@ func TestLicenseServerTimeMustReacquire(t *testing.T) {
 		require.NotEqual(t, stale, got[0])
 		require.True(t, d.Client.LicenseTimes(got[0]).UsableNow)
 	})
+}
+
+// TestServerURLRefusalsCarryCode: a URL the client cannot send to is
+// refused with a code and a reason, without quoting the URL (its query may
+// carry secrets), on every path: license acquisition, clock sync by the
+// secure time endpoint, and secure-stop send.
+func TestServerURLRefusalsCarryCode(t *testing.T) {
+	t.Parallel()
+	d, err := testFixture().NewDevice(filepath.Join(t.TempDir(), "dev"),
+		fixture.Device{SecurityLevel: 3000, Version: "4.3", Clock: clock.KindSecure})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	require.False(t, d.TEE.Persona().LicenseServerTime(), "a 4.3 device syncs by the time service")
+	const bad = "ftp://example.test/x?cfg=secret"
+	_, err = d.Client.SyncClock(context.Background(), bad)
+	require.ErrorIs(t, err, drm.ErrSOAPXMLDataNotFound)
+	require.ErrorContains(t, err, "time server URL")
+	require.NotContains(t, err.Error(), "secret")
+	h := &pro.Header{Version: pro.Version43, LAURL: bad}
+	_, err = d.Client.Acquire(context.Background(), h, "")
+	require.ErrorIs(t, err, drm.ErrSOAPXMLDataNotFound)
+	require.ErrorContains(t, err, "license URL")
+	require.NotContains(t, err.Error(), "secret")
 }

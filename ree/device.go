@@ -26,6 +26,13 @@ const (
 	storeFile  = "store.db"
 )
 
+// maxDeviceJSON bounds device.json (a real one is a few kB).
+const maxDeviceJSON = 1 << 20
+
+// errDeviceFile is wrapped by the refusal of a device.json that is not a
+// regular file of sane size.
+var errDeviceFile = errors.New("ree: not a device file")
+
 // Versions are the PlayReady client versions a device can claim.
 var Versions = []string{"2.0", "3.0", "4.3", "4.5"}
 
@@ -220,12 +227,14 @@ type OpenOptions struct {
 
 // OpenDeviceWith is [OpenDevice] with options.
 func OpenDeviceWith(dir string, o OpenOptions) (*Device, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, deviceFile))
+	// The REE's file, so untrusted: bounded, and a FIFO or device in its
+	// place is refused instead of read forever.
+	raw, err := readBounded(filepath.Join(dir, deviceFile), maxDeviceJSON, errDeviceFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, &NoDeviceError{Dir: dir}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("ree: %w", err)
+		return nil, err
 	}
 	var dj deviceJSON
 	if err := json.Unmarshal(raw, &dj); err != nil || dj.Format != 1 {
@@ -303,6 +312,15 @@ func (e *RollbackError) Error() string {
 
 func (e *RollbackError) Unwrap() error { return e.Err }
 
+// clockKind is the clock device.json records; a device made before prsim
+// emulated clocks has none.
+func (dj deviceJSON) clockKind() clock.Kind {
+	if dj.Clock == "" {
+		return clock.KindNone
+	}
+	return dj.Clock
+}
+
 func saveDeviceJSON(dir string, dj deviceJSON) error {
 	raw, err := json.MarshalIndent(dj, "", "  ")
 	if err != nil {
@@ -323,10 +341,7 @@ func checkPersona(dj deviceJSON, t *tee.Device) error {
 	if p.Version != "" && p.Version != dj.Version {
 		return &tee.StateMismatchError{Field: "version", Stored: dj.Version, Cert: p.Version}
 	}
-	kind := dj.Clock
-	if kind == "" {
-		kind = clock.KindNone
-	}
+	kind := dj.clockKind()
 	if _, err := clock.ParseKind(string(kind)); err != nil {
 		return &tee.StateMismatchError{Field: "clock", Reason: "not a clock kind prsim knows (secure, anti-rollback, none)"}
 	}
@@ -366,11 +381,7 @@ func finishOpen(dir string, dj deviceJSON, b *tee.Backend, t *tee.Device, s *sto
 		b.Close()
 		return nil, err
 	}
-	kind := dj.Clock
-	if kind == "" {
-		kind = clock.KindNone
-	}
-	return &Device{Dir: dir, Version: dj.Version, Outputs: dj.Outputs, Created: dj.Created, Clock: kind, Wall: wall,
+	return &Device{Dir: dir, Version: dj.Version, Outputs: dj.Outputs, Created: dj.Created, Clock: dj.clockKind(), Wall: wall,
 		TEE: t, Client: c, backend: b, store: s, dj: dj}, nil
 }
 
@@ -407,7 +418,9 @@ func (d *Device) RollbackProtected() bool {
 		if err != nil {
 			return false
 		}
-		if rel, err := filepath.Rel(abs, dir); err == nil && !strings.HasPrefix(rel, "..") {
+		// IsLocal, not a ".." prefix: a state directory named "..tpm"
+		// inside the device directory is inside.
+		if rel, err := filepath.Rel(abs, dir); err == nil && filepath.IsLocal(rel) {
 			return false
 		}
 	}

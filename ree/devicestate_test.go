@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,4 +179,28 @@ func TestOpenDeviceRefusesForeignRoots(t *testing.T) {
 func jsonNum(f float64) string {
 	b, _ := json.Marshal(f)
 	return string(b)
+}
+
+// TestDeviceJSONNotRegularOrHuge: device.json is the REE's file; a FIFO in
+// its place is refused (not read forever) and an oversized one is refused
+// before it is read, each naming the file and carrying no DRM code.
+func TestDeviceJSONNotRegularOrHuge(t *testing.T) {
+	t.Parallel()
+	fifoDir := t.TempDir()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(fifoDir, "device.json"), 0o600))
+	hugeDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(hugeDir, "device.json"), make([]byte, 2<<20), 0o600))
+	for name, tc := range map[string]struct{ dir, says string }{
+		"fifo": {fifoDir, "not a regular file"},
+		"huge": {hugeDir, "more than the limit"},
+	} {
+		d, err := ree.OpenDevice(tc.dir)
+		require.Nil(t, d, name)
+		require.Error(t, err, name)
+		require.Contains(t, err.Error(), filepath.Join(tc.dir, "device.json"), name)
+		require.Contains(t, err.Error(), tc.says, name)
+		require.False(t, errors.Is(err, ree.ErrNoDevice), name)
+		_, ok := drm.CodeOf(err)
+		require.False(t, ok, name)
+	}
 }

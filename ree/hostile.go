@@ -61,12 +61,18 @@ var errParserStuck = errors.New("ree: parser did not finish")
 // refused, also behind a symlink), not empty, and at most limit bytes.
 // Errors name the file.
 func ReadLocalFile(path string, limit int64) ([]byte, error) {
+	return readBounded(path, limit, ErrMedia)
+}
+
+// readBounded is [ReadLocalFile] for any kind of file: kind is what its
+// refusals wrap (ErrMedia for media).
+func readBounded(path string, limit int64, kind error) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("ree: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("ree: %s is not a regular file (%s): %w", path, st.Mode().Type(), ErrMedia)
+		return nil, fmt.Errorf("ree: %s is not a regular file (%s): %w", path, st.Mode().Type(), kind)
 	}
 	// O_NONBLOCK: should the path be swapped for a FIFO after Stat, open
 	// must not wait for a writer; the Stat of the open file below catches
@@ -81,10 +87,10 @@ func ReadLocalFile(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("ree: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("ree: %s is not a regular file (%s): %w", path, st.Mode().Type(), ErrMedia)
+		return nil, fmt.Errorf("ree: %s is not a regular file (%s): %w", path, st.Mode().Type(), kind)
 	}
 	if st.Size() > limit {
-		return nil, fmt.Errorf("ree: %s is %d bytes, more than the limit of %d: %w", path, st.Size(), limit, ErrMedia)
+		return nil, fmt.Errorf("ree: %s is %d bytes, more than the limit of %d: %w", path, st.Size(), limit, kind)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
@@ -92,9 +98,9 @@ func ReadLocalFile(path string, limit int64) ([]byte, error) {
 	}
 	switch {
 	case int64(len(b)) > limit: // grew while being read
-		return nil, fmt.Errorf("ree: %s is more than the limit of %d bytes: %w", path, limit, ErrMedia)
+		return nil, fmt.Errorf("ree: %s is more than the limit of %d bytes: %w", path, limit, kind)
 	case len(b) == 0:
-		return nil, fmt.Errorf("ree: %s is empty: %w", path, ErrMedia)
+		return nil, fmt.Errorf("ree: %s is empty: %w", path, kind)
 	}
 	return b, nil
 }

@@ -101,7 +101,7 @@ func FuzzPlaySegment(f *testing.F) {
 			require.Nil(t, sf)
 			return
 		}
-		_, err = writeSegments(sf.Segments, di, keys, io.Discard)
+		_, _, err = writeSegmentsUntil(sf.Segments, di, keys, io.Discard, stopPoint{})
 		if err != nil && !errors.Is(err, ErrMedia) && !errors.Is(err, errFakeRange) {
 			t.Fatalf("unexpected error kind: %v", err)
 		}

@@ -186,22 +186,32 @@ func HostileCases() []HostileCase {
 	return append(cases, soakCases...)
 }
 
+// testSeedContent writes cenc content into dir whose video and audio keys
+// are the test-seed keys of v and a, which the reference server issues.
+func testSeedContent(t *testing.T, dir, laURL string, v, a kid.ID, seed int64) *testmedia.Content {
+	t.Helper()
+	vk, err := keyseed.Derive(keyseed.TestSeed(), v)
+	require.NoError(t, err)
+	ak, err := keyseed.Derive(keyseed.TestSeed(), a)
+	require.NoError(t, err)
+	c, err := testmedia.Generate(testmedia.Options{Dir: dir, Scheme: "cenc",
+		Video: testmedia.Track{KID: v, Key: vk}, Audio: testmedia.Track{KID: a, Key: ak}, LAURL: laURL, Seed: seed})
+	require.NoError(t, err)
+	return c
+}
+
 func TestHostileInputFailsCleanly(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.device(t, 2000, "soft")
 	v := kid.MustParse("40000000-4000-4000-4000-400000000001")
 	a := kid.MustParse("40000000-4000-4000-4000-400000000002")
-	vk, _ := keyseed.Derive(keyseed.TestSeed(), v)
-	ak, _ := keyseed.Derive(keyseed.TestSeed(), a)
 	for _, c := range HostileCases() {
 		if c.Soak && !soak() {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "c")
-			cont, err := testmedia.Generate(testmedia.Options{Dir: dir, Scheme: "cenc",
-				Video: testmedia.Track{KID: v, Key: vk}, Audio: testmedia.Track{KID: a, Key: ak}, LAURL: e.laURL, Seed: 3})
-			require.NoError(t, err)
+			cont := testSeedContent(t, dir, e.laURL, v, a, 3)
 			c.Apply(t, dir)
 			out := filepath.Join(t.TempDir(), "out")
 			tracks, err := d.Client.Play(context.Background(), cont.MPD, out, "")
@@ -235,14 +245,9 @@ func TestHostileInputFailsCleanly(t *testing.T) {
 func TestGreaterThanInTextPlays(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.device(t, 2000, "soft")
-	v := kid.MustParse("40000000-4000-4000-4000-400000000011")
-	a := kid.MustParse("40000000-4000-4000-4000-400000000012")
-	vk, _ := keyseed.Derive(keyseed.TestSeed(), v)
-	ak, _ := keyseed.Derive(keyseed.TestSeed(), a)
 	dir := t.TempDir()
-	c, err := testmedia.Generate(testmedia.Options{Dir: dir, Scheme: "cenc",
-		Video: testmedia.Track{KID: v, Key: vk}, Audio: testmedia.Track{KID: a, Key: ak}, LAURL: e.laURL, Seed: 4})
-	require.NoError(t, err)
+	c := testSeedContent(t, dir, e.laURL, kid.MustParse("40000000-4000-4000-4000-400000000011"),
+		kid.MustParse("40000000-4000-4000-4000-400000000012"), 4)
 	editMPD(func(s string) string {
 		return strings.Replace(s, "<Period", "<ProgramInformation><Title>a > b ]> c</Title></ProgramInformation><Period", 1)
 	})(t, dir)

@@ -342,17 +342,11 @@ func stopped(ctx context.Context) error {
 	return nil
 }
 
-// writeSegments decrypts segs in place and writes them to w; it returns the
-// number of samples. mp4ff panics on some malformed boxes: those become
-// ErrMedia.
-func writeSegments(segs []*mp4.MediaSegment, di mp4.DecryptInfo, keys map[uint32]*trackKey, w io.Writer) (int, error) {
-	n, _, err := writeSegmentsUntil(segs, di, keys, w, stopPoint{})
-	return n, err
-}
-
-// writeSegmentsUntil is writeSegments that stops before the first
-// fragment at or after the stop point (halted); that fragment and those
-// after it are neither decrypted nor written.
+// writeSegmentsUntil decrypts segs in place and writes them to w; it
+// returns the number of samples. It stops before the first fragment at or
+// after the stop point (halted): that fragment and those after it are
+// neither decrypted nor written. mp4ff panics on some malformed boxes:
+// those become ErrMedia.
 func writeSegmentsUntil(segs []*mp4.MediaSegment, di mp4.DecryptInfo, keys map[uint32]*trackKey, w io.Writer, stop stopPoint) (total int, halted bool, err error) {
 	err = recoverParse("media segment", func() error {
 		for _, seg := range segs {

@@ -243,13 +243,9 @@ func TestPlayDecryptsBothSchemes(t *testing.T) {
 func TestPlayWithoutLicenseServer(t *testing.T) {
 	e := newEnv(t, nil)
 	d := e.device(t, 2000, "soft")
-	vk, _ := keyseed.Derive(keyseed.TestSeed(), videoKID)
-	a := kid.MustParse("20000000-2000-2000-2000-200000000002")
-	ak, _ := keyseed.Derive(keyseed.TestSeed(), a)
-	c, err := testmedia.Generate(testmedia.Options{Dir: t.TempDir(), Scheme: "cenc",
-		Video: testmedia.Track{KID: videoKID, Key: vk}, Audio: testmedia.Track{KID: a, Key: ak}, LAURL: "http://127.0.0.1:1/rightsmanager.asmx"})
-	require.NoError(t, err)
-	_, err = d.Client.Play(context.Background(), c.MPD, t.TempDir(), "")
+	c := testSeedContent(t, t.TempDir(), "http://127.0.0.1:1/rightsmanager.asmx", videoKID,
+		kid.MustParse("20000000-2000-2000-2000-200000000002"), 0)
+	_, err := d.Client.Play(context.Background(), c.MPD, t.TempDir(), "")
 	require.Error(t, err, "no license and no reachable server must fail")
 	// With the server URL given explicitly it plays.
 	_, err = d.Client.Play(context.Background(), c.MPD, t.TempDir(), e.laURL)

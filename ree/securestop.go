@@ -3,7 +3,6 @@ package ree
 import (
 	"context"
 	"fmt"
-	"net/url"
 
 	"github.com/prsim/prsim/drm"
 	"github.com/prsim/prsim/tee"
@@ -28,8 +27,8 @@ func (c *Client) SecureStopSessions() []tee.SecureStopSession {
 	return c.cfg.Device.SecureStopSessions()
 }
 
-// pendingSecureStops counts the stopped sessions waiting to be sent.
-func (c *Client) pendingSecureStops() int {
+// PendingSecureStops counts the stopped sessions waiting to be sent.
+func (c *Client) PendingSecureStops() int {
 	n := 0
 	for _, s := range c.cfg.Device.SecureStopSessions() {
 		if !s.Active {
@@ -47,14 +46,13 @@ func (c *Client) pendingSecureStops() int {
 // failure deletes nothing: the sessions stay pending for the next send,
 // and the result says how many. With no stopped session nothing is sent.
 func (c *Client) SendSecureStops(ctx context.Context, serverURL string) (SendResult, error) {
-	res := SendResult{Pending: c.pendingSecureStops()}
+	res := SendResult{Pending: c.PendingSecureStops()}
 	if res.Pending == 0 {
 		return res, nil
 	}
-	u, err := url.Parse(serverURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// Not quoted: a license URL's query may carry test-server secrets.
-		return res, fmt.Errorf("ree: the secure-stop URL is not an http:// or https:// URL with a host: %w", drm.ErrSOAPXMLDataNotFound)
+	u, err := parseServerURL(serverURL, "secure-stop")
+	if err != nil {
+		return res, err
 	}
 	serverKey, err := c.serverKey(ctx, u)
 	if err != nil {
@@ -90,7 +88,7 @@ func (c *Client) SendSecureStops(ctx context.Context, serverURL string) (SendRes
 	}
 	acked = true
 	res.Acknowledged = deleted
-	res.Pending = c.pendingSecureStops()
+	res.Pending = c.PendingSecureStops()
 	return res, nil
 }
 
@@ -151,9 +149,9 @@ func (c *Client) endSessions(ctx context.Context, ss *playSessions, pc playConfi
 	case closeErr != nil:
 		// The stop stays unrecorded until the next open reports the
 		// session stopped at its last update; sending now would omit it.
-		res, err = SendResult{Pending: c.pendingSecureStops()}, closeErr
+		res, err = SendResult{Pending: c.PendingSecureStops()}, closeErr
 	case ss.url == "":
-		res, err = SendResult{Pending: c.pendingSecureStops()},
+		res, err = SendResult{Pending: c.PendingSecureStops()},
 			fmt.Errorf("ree: the play's license URL is unknown, so its secure stops stay pending: %w", drm.ErrSOAPXMLDataNotFound)
 	default:
 		res, err = c.SendSecureStops(ctx, ss.url)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -370,6 +371,24 @@ func keysLost(err error) error {
 	}
 	return fmt.Errorf("%w (%v)", ErrKeysLost, err)
 }
+
+// Format prints the backend and level only, whatever the verb: fmt would
+// otherwise print the unexported fields raw (a State's Format is not
+// called for them), and they hold the soft backend's private scalars, the
+// storage root and the sealed records' SecureStop2 keys.
+func (d *Device) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "tee.Device{backend: %s, security_level: %d}", d.st.Backend, d.persona.SecurityLevel)
+}
+
+// LogValue implements slog.LogValuer with the same redaction.
+func (d *Device) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("backend", d.st.Backend), slog.Uint64("security_level", uint64(d.persona.SecurityLevel)))
+}
+
+var (
+	_ fmt.Formatter  = (*Device)(nil)
+	_ slog.LogValuer = (*Device)(nil)
+)
 
 // Format prints the backend and level only: for the soft backend the key
 // fields are private scalars, which must not reach logs or errors.

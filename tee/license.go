@@ -35,18 +35,16 @@ type Key struct {
 	realtime  bool // REAL_TIME_EXPIRATION: every sample checks the deadline
 	ss        ssInfo
 
-	mu          sync.Mutex
-	firstPlay   time.Time // non-persistent first play (persistent: in the sealed state)
-	deadline    time.Time // set at play start (policy.Deadline)
-	hasDeadline bool
-	ssSession   *[16]byte       // the open secure-stop session
-	ssUpdated   int64           // its update time last committed (Unix s)
-	decision    policy.Decision // the last Enable's
-	decided     bool
-	released    bool // the last decision allows decryption
-	ck          [16]byte
-	block       cipher.Block
-	closed      bool
+	mu        sync.Mutex
+	firstPlay time.Time       // non-persistent first play (persistent: in the sealed state)
+	ssSession *[16]byte       // the open secure-stop session
+	ssUpdated int64           // its update time last committed (Unix s)
+	decision  policy.Decision // the last Enable's
+	decided   bool
+	released  bool // the last decision allows decryption
+	ck        [16]byte
+	block     cipher.Block
+	closed    bool
 }
 
 // Bind verifies an XMR license for this device and unwraps its content key

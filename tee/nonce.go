@@ -67,12 +67,18 @@ func (d *Device) AbandonNonce(n [16]byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if i := d.findNonce(n); i >= 0 {
-		d.nonces = append(d.nonces[:i:i], d.nonces[i+1:]...)
+		d.dropNonce(i)
 		// Best effort: if the commit fails the nonce stays outstanding
 		// in the stored state, which only lengthens its life to the
 		// FIFO's bound.
 		_ = d.commitLocked()
 	}
+}
+
+// dropNonce ends the nonce at index i into a fresh slice, so that a
+// caller's saved d.nonces still holds it for a rollback. d.mu is held.
+func (d *Device) dropNonce(i int) {
+	d.nonces = append(d.nonces[:i:i], d.nonces[i+1:]...)
 }
 
 // findNonce returns the index of n among the outstanding nonces, or -1.

@@ -261,12 +261,10 @@ func checkRules(lic *xmr.License, p Persona, unknown []*xmr.Object) error {
 	}
 	var walk func(o *xmr.Object, unknownParent bool) error
 	walk = func(o *xmr.Object, unknownParent bool) error {
+		// An object the parser did not place (or inside one) is judged
+		// like a type with no row: only its must-understand flag counts.
 		unk := unknownParent || isUnknown[o]
-		if unk {
-			if o.Flags&xmr.FlagMustUnderstand != 0 {
-				return refusal(UnknownMustUnderstand, o)
-			}
-		} else if r, ok := RuleFor(o.Type); !ok {
+		if r, ok := RuleFor(o.Type); unk || !ok {
 			if o.Flags&xmr.FlagMustUnderstand != 0 {
 				return refusal(UnknownMustUnderstand, o)
 			}

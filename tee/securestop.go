@@ -339,7 +339,7 @@ func (d *Device) AcceptSecureStopAck(ack []byte, nonce [16]byte) (int, error) {
 		keep = append(keep, r)
 	}
 	prevNonces := d.nonces
-	d.nonces = append(d.nonces[:i:i], d.nonces[i+1:]...)
+	d.dropNonce(i)
 	d.rec.SecureStop = keep
 	if err := d.commitLocked(); err != nil {
 		d.rec.SecureStop, d.nonces = prev, prevNonces

@@ -1,9 +1,12 @@
 package tee_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -195,4 +198,30 @@ func TestSecureStop2KeyMustUnwrap(t *testing.T) {
 	}})
 	_, err = d.Bind(lic)
 	require.ErrorIs(t, err, drm.ErrInvalidLicense)
+}
+
+// A device printed with any verb shows no SecureStop2 key (its sealed
+// records hold them) and no storage root.
+func TestDeviceFormatRedactsSecrets(t *testing.T) {
+	b, err := tee.OpenBackend("soft")
+	require.NoError(t, err)
+	d, _ := provisionWith(t, b, 3000, "4.5")
+	k := play(t, d, ssLicense(t, d, true, false))
+	defer k.Close()
+	root := d.State().StorageRoot
+	require.NotEmpty(t, root)
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("device", "dev", d)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "log"} {
+		out := logged.String()
+		if verb != "log" {
+			out = fmt.Sprintf(verb, d)
+		}
+		for _, secret := range [][]byte{testSS2Key[:], root} {
+			for _, form := range []string{"%v", "%#v", "%x", "%X", "%s"} {
+				require.NotContains(t, out, fmt.Sprintf(form, secret), "verb %s", verb)
+			}
+		}
+		require.Contains(t, out, "3000", "verb %s still identifies the device", verb)
+	}
 }

@@ -281,20 +281,34 @@ func (d *Device) checkLicenseTimeLocked(lic *xmr.License, firstPlay time.Time) (
 			d.rec.Time.Licenses[id] = rec
 			changed = true
 		}
-		if d.persona.LicenseServerTime() && d.rec.Time.LSTSince != 0 && rec.Seen < d.rec.Time.LSTSince {
-			return now, firstPlay, changed, fmt.Errorf("tee: this persistent time-limited license was acquired before the device took License Server Time: re-acquire it: %w",
-				drm.ErrLicenseServerTimeMustReacquireLicense)
+		fp, err := d.recordedPlay(rec)
+		if err != nil {
+			return now, firstPlay, changed, err
 		}
-		if rec.FirstPlay != 0 {
-			firstPlay = time.Unix(rec.FirstPlay, 0)
+		if !fp.IsZero() {
+			firstPlay = fp
 		}
 	}
 	return now, firstPlay, changed, timeError(lic, now, firstPlay)
 }
 
+// recordedPlay is what a persistent license's time record says: its first
+// play (zero = not played), or that it must be re-acquired because it was
+// first seen before the device took License Server Time. d.mu is held.
+func (d *Device) recordedPlay(rec *licenseTime) (time.Time, error) {
+	if d.persona.LicenseServerTime() && d.rec.Time.LSTSince != 0 && rec.Seen < d.rec.Time.LSTSince {
+		return time.Time{}, fmt.Errorf("tee: this persistent time-limited license was acquired before the device took License Server Time: re-acquire it: %w",
+			drm.ErrLicenseServerTimeMustReacquireLicense)
+	}
+	if rec.FirstPlay == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(rec.FirstPlay, 0), nil
+}
+
 // startPlay checks a time-based license at play start and records its
-// first play (durably for a persistent license), then sets the deadline
-// real-time expiration enforces.
+// first play (durably for a persistent license), from which real-time
+// expiration judges every sample (checkRealTimeLocked).
 func (d *Device) startPlay(k *Key) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -319,7 +333,6 @@ func (d *Device) startPlay(k *Key) error {
 	}
 	k.mu.Lock()
 	k.firstPlay = fp
-	k.deadline, k.hasDeadline = policy.Deadline(k.license, fp)
 	k.mu.Unlock()
 	return nil
 }
@@ -333,9 +346,7 @@ func (k *Key) checkRealTimeLocked(now time.Time, err error) error {
 		err = policy.CheckTime(k.license, policy.Times{Now: now, FirstPlay: k.firstPlay, Playing: true})
 	}
 	if err != nil {
-		clear(k.ck[:])
-		k.block = nil
-		k.closed, k.released = true, false
+		k.wipeLocked() // the SecureStop2 key too: nothing decrypts or MACs after expiry
 		return fmt.Errorf("tee: decryption stopped: %w", err)
 	}
 	return nil
@@ -406,11 +417,6 @@ func (e *emuClock) advance(by time.Duration) error {
 	return e.advanceFn(by)
 }
 
-// hostBoot and bootTime read the host's boot ID and CLOCK_BOOTTIME (which
-// runs through suspend and is comparable across processes of one boot).
-func hostBoot() (string, int64, error) { return tpm.HostBoot() }
-func bootTime() (int64, error)         { return tpm.BootTime() }
-
 // openEmu sets up the emulated clock from the sealed record. d.mu is held
 // (or d is not shared yet).
 func (d *Device) openEmu() error {
@@ -418,7 +424,7 @@ func (d *Device) openEmu() error {
 	if _, soft := d.b.ks.(softStore); soft {
 		e.soft = true
 		e.raw = func() (clock.Reading, error) {
-			bt, err := bootTime()
+			bt, err := tpm.BootTime()
 			return clock.Reading{Clock: uint64(bt / int64(time.Millisecond)), Safe: true}, err
 		}
 	} else {
@@ -430,7 +436,9 @@ func (d *Device) openEmu() error {
 		return fmt.Errorf("tee: failed to read the TPM Clock: %w", err)
 	}
 	e.baseReset = now.ResetCount
-	id, bt, err := hostBoot()
+	// The host's boot ID and CLOCK_BOOTTIME (which runs through suspend
+	// and is comparable across the processes of one boot).
+	id, bt, err := tpm.HostBoot()
 	if err != nil {
 		return fmt.Errorf("tee: cannot read the host boot clock: %w", err)
 	}
@@ -455,7 +463,7 @@ func (d *Device) saveEmu() {
 		return
 	}
 	r, err := d.emu.read()
-	bt, berr := bootTime()
+	bt, berr := tpm.BootTime()
 	if err != nil || berr != nil {
 		return
 	}
@@ -472,7 +480,8 @@ func timeError(lic *xmr.License, now, firstPlay time.Time) error {
 
 // Usable tells whether a license would be usable on this device now,
 // without binding it or changing any state: its objects pass the
-// fail-closed table, it is bound to this device's key and level, and its
+// fail-closed table, it is bound to this device's key and level, the
+// device holds the revocation data it needs (RIV), and its
 // dates hold on the trusted clock (with the first play the TEE recorded
 // for it). The MAC and nonce are not checked: they need the content key.
 // The REE shows the answer next to a license (usable_now).
@@ -490,13 +499,19 @@ func (d *Device) Usable(license []byte) error {
 	if err := checkRules(lic, d.persona, lic.Policy().Unknown); err != nil {
 		return err
 	}
+	// Bind refuses a license that needs newer revocation data: so does
+	// the answer to "would it bind".
+	if err := d.checkRIV(lic.Policy().RIV); err != nil {
+		return err
+	}
 	if !policy.TimeBased(lic) {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	saved := d.rec.Time.AntiRollback // a status read moves nothing
-	defer func() { d.rec.Time.AntiRollback = saved }()
+	// A status read moves nothing, and so leaves nothing to commit.
+	saved, dirty := d.rec.Time.AntiRollback, d.timeDirty
+	defer func() { d.rec.Time.AntiRollback, d.timeDirty = saved, dirty }()
 	now, err := d.nowLocked()
 	if err != nil {
 		var ce *ClockError
@@ -506,15 +521,9 @@ func (d *Device) Usable(license []byte) error {
 		return err
 	}
 	var fp time.Time
-	if lic.Persistent() {
-		if rec := d.rec.Time.Licenses[licenseID(lic)]; rec != nil {
-			if d.persona.LicenseServerTime() && d.rec.Time.LSTSince != 0 && rec.Seen < d.rec.Time.LSTSince {
-				return fmt.Errorf("tee: this persistent time-limited license was acquired before the device took License Server Time: re-acquire it: %w",
-					drm.ErrLicenseServerTimeMustReacquireLicense)
-			}
-			if rec.FirstPlay != 0 {
-				fp = time.Unix(rec.FirstPlay, 0)
-			}
+	if rec := d.rec.Time.Licenses[licenseID(lic)]; rec != nil && lic.Persistent() {
+		if fp, err = d.recordedPlay(rec); err != nil {
+			return err
 		}
 	}
 	return timeError(lic, now, fp)

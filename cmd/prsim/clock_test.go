@@ -86,10 +86,7 @@ func TestDeviceClockFlag(t *testing.T) {
 
 	t.Run("bad-clock-is-usage-error", func(t *testing.T) {
 		r := run(t, "device", "new", "--pki", pkiDir, "--dir", filepath.Join(t.TempDir(), "d"), "--sl", "2000", "--tpm", "soft", "--clock", "sundial", "--json")
-		require.Equal(t, 1, r.code, "%s", r)
-		var f failureOut
-		decode(t, r, &f)
-		require.NotNil(t, f.Error)
+		f := failed(t, r, 1)
 		require.Contains(t, *f.Error, "--clock must be")
 	})
 }
@@ -189,10 +186,7 @@ func TestWallClockRollback(t *testing.T) {
 	t.Run("bad-time-is-usage-error", func(t *testing.T) {
 		for _, v := range []string{"yesterday", "+2 hours", "2030-13-01T00:00:00Z"} {
 			r := run(t, "device", "set-time", "--dev", dev, "--time", v, "--json")
-			require.Equal(t, 1, r.code, "%s", r)
-			var f failureOut
-			decode(t, r, &f)
-			require.NotNil(t, f.Error)
+			f := failed(t, r, 1)
 			require.Contains(t, *f.Error, "--time")
 			require.NotContains(t, r.stderr, v, "the bad value is not echoed")
 		}
@@ -218,10 +212,7 @@ func TestSecureClockCLI(t *testing.T) {
 	t.Run("sync-without-url-needs-a-known-server", func(t *testing.T) {
 		d := newDeviceClock(t, pkiDir, "sim", "secure", "--version", "4.5")
 		r := run(t, "clock", "sync", "--dev", d, "--json")
-		require.Equal(t, 1, r.code, "%s", r)
-		var f failureOut
-		decode(t, r, &f)
-		require.NotNil(t, f.Error)
+		f := failed(t, r, 1)
 		require.Contains(t, *f.Error, "--url is required")
 	})
 
@@ -275,10 +266,7 @@ func TestSecureClockCLI(t *testing.T) {
 
 	t.Run("negative-advance-refused", func(t *testing.T) {
 		r := run(t, "device", "advance-tpm-clock", "--dev", dev, "--by", "-1h", "--json")
-		require.Equal(t, 1, r.code, "%s", r)
-		var f failureOut
-		decode(t, r, &f)
-		require.NotNil(t, f.Error)
+		f := failed(t, r, 1)
 		require.Contains(t, *f.Error, "only moves forward")
 	})
 }
@@ -293,10 +281,7 @@ func TestClockSyncRefusals(t *testing.T) {
 
 	none := newDeviceClock(t, pkiDir, "soft", "none")
 	r := run(t, "clock", "sync", "--dev", none, "--url", laURL, "--json")
-	require.Equal(t, 2, r.code, "%s", r)
-	var f failureOut
-	decode(t, r, &f)
-	require.NotNil(t, f.Error)
+	f := failed(t, r, 2)
 	require.True(t, strings.HasPrefix(*f.Error, "DRM_E_NO_CLK_SUPPORTED"), f.Error)
 	require.NotNil(t, f.Detail)
 
@@ -359,10 +344,7 @@ func TestStoreRollbackCLI(t *testing.T) {
 	copyFile(t, backup, filepath.Join(dev, "store.db"))
 
 	r := run(t, "license", "list", "--dev", dev, "--json")
-	require.Equal(t, 1, r.code, "%s", r)
-	var f failureOut
-	decode(t, r, &f)
-	require.NotNil(t, f.Error)
+	f := failed(t, r, 1)
 	require.Contains(t, *f.Error, "store.db was rolled back")
 	require.NotNil(t, f.Detail)
 	require.Contains(t, *f.Detail, "TEE state refused")

@@ -98,10 +98,8 @@ func newClockSyncCmd() *cobra.Command {
 			"\"status\": {…as clock status…}}`.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.url != "" {
-				if err := checkLicenseURL(o.url); err != nil {
-					return err
-				}
+			if err := checkLicenseURL(o.url); err != nil {
+				return err
 			}
 			d, err := ree.OpenDevice(o.dev)
 			if err != nil {

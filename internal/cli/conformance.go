@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -98,15 +97,16 @@ func (o *conformanceRunOptions) run(cmd *cobra.Command) error {
 	opts := conformance.Options{URL: o.url, PKIDir: o.pki, Profile: o.profile, Only: only, TPM: o.tpm,
 		RevocationWait: o.revWait, RevAllow: o.revAllow}
 	if o.commKey != "" {
-		id, key, err := parseCommKey(o.commKey)
+		id, key, err := parseCommKeyFlag(o.commKey)
 		if err != nil {
-			return usageError{err}
+			return err
 		}
 		defer clear(key)
 		opts.CommKeyID, opts.CommKey = id, key
 	}
 	if o.serverCert != "" {
-		b, err := os.ReadFile(o.serverCert)
+		// A certificate chain: a few kB (the client takes at most 64 KiB).
+		b, err := readFileLimited(o.serverCert, 64<<10)
 		if err != nil {
 			return usageError{fmt.Errorf("--server-cert: %w", err)}
 		}
@@ -169,20 +169,6 @@ func (o *conformanceRunOptions) run(cmd *cobra.Command) error {
 		return reportedError{nonConformant{n}}
 	}
 	return nil
-}
-
-// parseCommKey reads --comm-key ID=B64. Its errors never quote the value:
-// it is a shared secret.
-func parseCommKey(s string) (string, []byte, error) {
-	id, b64, ok := strings.Cut(s, "=")
-	if !ok || strings.TrimSpace(id) == "" {
-		return "", nil, errors.New("--comm-key: want ID=B64 (the key ID, '=', the base64 key)")
-	}
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(key) == 0 {
-		return "", nil, errors.New("--comm-key: the key after ID= is not base64 of at least one byte")
-	}
-	return strings.TrimSpace(id), key, nil
 }
 
 func writeReportFile(path string, write func(io.Writer) error) error {

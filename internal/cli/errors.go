@@ -133,9 +133,14 @@ func reasonOf(err error, c drm.Code) string {
 		}
 		return "server says: " + msg + "; custom data: " + cd
 	}
-	msg := err.Error()
-	msg = strings.ReplaceAll(msg, ": "+c.String(), "")
-	msg = strings.ReplaceAll(msg, c.String(), "")
+	return withoutCode(err.Error(), c.String())
+}
+
+// withoutCode is msg without the code's text ("DRM_E_… (0x…)") and the
+// package prefixes: the reason a detail adds to the code.
+func withoutCode(msg, code string) string {
+	msg = strings.ReplaceAll(msg, ": "+code, "")
+	msg = strings.ReplaceAll(msg, code, "")
 	return strings.Trim(stripPrefixes(msg), " :")
 }
 

@@ -73,21 +73,31 @@ func newInspectCmd() *cobra.Command {
 }
 
 func readInput(stdin io.Reader, name string) ([]byte, error) {
-	var r io.Reader = stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
+	if name == "-" {
+		return readLimited(stdin, maxInspect)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, maxInspect+1))
+	return readFileLimited(name, maxInspect)
+}
+
+// readFileLimited reads a file named on the command line, refusing one of
+// more than limit bytes (a path such as /dev/zero must not fill memory).
+// Pipes are fine: inspect reads process substitutions.
+func readFileLimited(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxInspect {
-		return nil, errors.New("input too large")
+	defer f.Close()
+	return readLimited(f, limit)
+}
+
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("input too large (more than %d bytes)", limit)
 	}
 	return b, nil
 }
@@ -453,7 +463,8 @@ func inspectRoots(name string) ([]ecc.Point, error) {
 	if name == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(name)
+	// 64 raw bytes, or 128 hex digits and some white space.
+	b, err := readFileLimited(name, 4<<10)
 	if err != nil {
 		return nil, usagef("--root: %w", err)
 	}

@@ -177,8 +177,7 @@ func timesText(lt ree.LicenseTimes) string {
 	} else if lt.UnusableReason != nil {
 		code := *lt.UnusableReason
 		parts = append(parts, "unusable now: "+code)
-		why := strings.ReplaceAll(lt.Why, ": "+code, "")
-		if why = sanitize(strings.Trim(stripPrefixes(strings.ReplaceAll(why, code, "")), " :")); why != "" {
+		if why := sanitize(withoutCode(lt.Why, code)); why != "" {
 			parts[len(parts)-1] += " (" + why + ")"
 		}
 	}

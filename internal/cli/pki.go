@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/prsim/prsim/internal/ecc"
 	"github.com/prsim/prsim/internal/pki"
+	"github.com/prsim/prsim/ree"
 	"github.com/prsim/prsim/wire/bcert"
 )
 
@@ -160,12 +160,16 @@ func (o *pkiRevokeOptions) digestToRevoke() ([32]byte, error) {
 	}
 }
 
+// maxDeviceJSON bounds a device.json read (a real one is a few kB).
+const maxDeviceJSON = 1 << 20
+
 // deviceLeafDigest reads the BASIC digest of a device's leaf certificate
 // from its device.json (tee.chain), decoding nothing else: the file also
 // holds the device's keys.
 func deviceLeafDigest(dir string) ([32]byte, error) {
 	var zero [32]byte
-	b, err := os.ReadFile(filepath.Join(dir, "device.json"))
+	// The REE's file: a regular file of bounded size (not a FIFO).
+	b, err := ree.ReadLocalFile(filepath.Join(dir, "device.json"), maxDeviceJSON)
 	if errors.Is(err, fs.ErrNotExist) {
 		return zero, withHint(fmt.Errorf("--device: no device in %s (no device.json)", dir), "pass a directory made by 'prsim device new'")
 	}

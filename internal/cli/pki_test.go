@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -185,4 +186,23 @@ func TestInspectRevocation(t *testing.T) {
 	require.False(t, rj.Revocation[2].SignatureValid, "a runtime CRL under the app ListID")
 	require.Equal(t, "wmdrmnet", rj.Revocation[3].Kind)
 	require.False(t, rj.Revocation[3].SignatureValid)
+}
+
+// TestLocalFilesBounded: files named on the command line are read with a
+// bound, so /dev/zero (or any huge file) is refused instead of filling
+// memory; a device.json that is not a regular file is refused, not read.
+func TestLocalFilesBounded(t *testing.T) {
+	t.Parallel()
+	_, err := inspectRoots("/dev/zero")
+	require.Error(t, err)
+	require.True(t, errors.As(err, new(usageError)))
+	require.ErrorContains(t, err, "input too large")
+
+	_, err = readInput(nil, "/dev/zero")
+	require.ErrorContains(t, err, "input too large")
+
+	dev := t.TempDir()
+	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dev, "device.json")))
+	_, err = deviceLeafDigest(dev)
+	require.ErrorContains(t, err, "not a regular file")
 }

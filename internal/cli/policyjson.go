@@ -374,8 +374,5 @@ func policySummary(p xmr.Policy) string {
 		}
 		line("play enabler %s: %s", id, name)
 	}
-	if sb.Len() == 0 {
-		return ""
-	}
 	return "policy (docs/formats/policies-and-outputs.md):\n" + sb.String()
 }

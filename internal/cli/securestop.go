@@ -119,10 +119,8 @@ func newSecureStopSendCmd() *cobra.Command {
 			"With `--json`: `{\"sent\": N, \"acknowledged\": N, \"pending\": N, \"error\": null, \"detail\": null}` (`error` and `detail` say why a send failed; the counts still hold).",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.url != "" {
-				if err := checkLicenseURL(o.url); err != nil {
-					return err
-				}
+			if err := checkLicenseURL(o.url); err != nil {
+				return err
 			}
 			d, err := ree.OpenDevice(o.dev)
 			if err != nil {
@@ -132,7 +130,7 @@ func newSecureStopSendCmd() *cobra.Command {
 			u := o.url
 			if u == "" {
 				// Nothing to send needs no server.
-				if n := pendingSessions(d.Client.SecureStopSessions()); n == 0 {
+				if d.Client.PendingSecureStops() == 0 {
 					return emit(cmd, o.json, sendJSON{}, nil, func(w io.Writer) { fmt.Fprintln(w, "no secure stop to send") })
 				}
 				if u, err = defaultServerURL(d); err != nil {
@@ -151,14 +149,4 @@ func newSecureStopSendCmd() *cobra.Command {
 	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	_ = c.MarkFlagRequired("dev")
 	return c
-}
-
-func pendingSessions(ss []tee.SecureStopSession) int {
-	n := 0
-	for _, s := range ss {
-		if !s.Active {
-			n++
-		}
-	}
-	return n
 }

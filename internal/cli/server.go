@@ -203,9 +203,9 @@ func (o *serverOptions) checkLimits() error {
 func (o *serverOptions) parseCommKeys() (map[string][]byte, error) {
 	keys := map[string][]byte{}
 	for _, s := range o.commKeys {
-		id, k, err := entitlement.ParseCommKey(s)
+		id, k, err := parseCommKeyFlag(s)
 		if err != nil {
-			return nil, usagef("--comm-key: %s", strings.TrimPrefix(err.Error(), "entitlement: "))
+			return nil, err
 		}
 		if _, dup := keys[id]; dup {
 			return nil, usagef("--comm-key: ID %q is given more than once", id)
@@ -213,6 +213,17 @@ func (o *serverOptions) parseCommKeys() (map[string][]byte, error) {
 		keys[id] = k
 	}
 	return keys, nil
+}
+
+// parseCommKeyFlag reads one --comm-key ID=B64 as the server and the
+// conformance runner share it; a bad one is a usage error naming the ID,
+// never the key.
+func parseCommKeyFlag(s string) (string, []byte, error) {
+	id, k, err := entitlement.ParseCommKey(s)
+	if err != nil {
+		return "", nil, usagef("--comm-key: %s", strings.TrimPrefix(err.Error(), "entitlement: "))
+	}
+	return id, k, nil
 }
 
 // newLicenseServer builds the reference server from a PKI directory.

@@ -422,7 +422,7 @@ func SampleData(path string) ([][]byte, error) {
 		return nil, err
 	}
 	f, err := mp4.DecodeFile(bytes.NewReader(b))
-	if err != nil || f.Init == nil {
+	if err != nil || f.Init == nil || f.Init.Moov == nil || f.Init.Moov.Mvex == nil {
 		return nil, fmt.Errorf("demo: %s is not a fragmented MP4", path)
 	}
 	trex := f.Init.Moov.Mvex.Trex

@@ -3,8 +3,11 @@ package demo
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/Eyevinn/mp4ff/mp4"
 	"github.com/stretchr/testify/require"
 )
 
@@ -32,4 +35,24 @@ func TestSameSamplesDetectsDifferences(t *testing.T) {
 	require.NoError(t, sameSamples(a, [][]byte{{1, 2}, {3}}))
 	require.Error(t, sameSamples(a, [][]byte{{1, 2}}))
 	require.Error(t, sameSamples(a, [][]byte{{1, 2}, {4}}))
+}
+
+// An init segment without mvex (an empty stts makes mp4ff read it as
+// fragmented) is refused, not dereferenced.
+func TestSampleDataRefusesInitWithoutMvex(t *testing.T) {
+	init := mp4.CreateEmptyInit()
+	init.AddEmptyTrack(90000, "video", "und")
+	kept := init.Moov.Children[:0]
+	for _, c := range init.Moov.Children {
+		if c.Type() != "mvex" {
+			kept = append(kept, c)
+		}
+	}
+	init.Moov.Children, init.Moov.Mvex = kept, nil
+	var buf bytes.Buffer
+	require.NoError(t, init.Encode(&buf))
+	path := filepath.Join(t.TempDir(), "init.mp4")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	_, err := SampleData(path)
+	require.ErrorContains(t, err, "not a fragmented MP4")
 }

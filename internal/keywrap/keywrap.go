@@ -39,11 +39,11 @@ var defaultIV = [8]byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6}
 // 64 bits and no caller wraps more than a key.
 const maxKey = 1 << 16
 
-// Wrap wraps key (a multiple of 8 bytes, at least 16) under the AES key kek
+// Wrap wraps key (a multiple of 8 bytes, 16 to maxKey) under the AES key kek
 // (16, 24 or 32 bytes), RFC 3394 §2.2.1 in its index-based form.
 func Wrap(kek, key []byte) ([]byte, error) {
 	if len(key) < 16 || len(key)%8 != 0 || len(key) > maxKey {
-		return nil, errors.New("keywrap: key must be a multiple of 8 bytes, at least 16")
+		return nil, errors.New("keywrap: key must be a multiple of 8 bytes, 16 to 65536")
 	}
 	b, err := aes.NewCipher(kek)
 	if err != nil {

@@ -238,6 +238,18 @@ func (g *gen) pub(k *ecdsa.PrivateKey) ecc.Point {
 	return KeySigner{Key: k}.Public()
 }
 
+// model issues a model (group) certificate named name for devices of level
+// sl under root, with a fresh key.
+func (g *gen) model(sl uint32, name string, root *Issuer) *Issuer {
+	k := g.key()
+	c := g.cert(&bcert.Template{
+		SecurityLevel: sl, Type: bcert.CertTypeIssuer,
+		Keys:         []bcert.Key{{Public: g.pub(k), Usages: []uint32{bcert.KeyUsageIssuerDevice}}},
+		Manufacturer: manufacturer(name, fmt.Sprint(sl)),
+	}, root.Key)
+	return &Issuer{Chain: root.Chain.Prepend(c), Key: k}
+}
+
 func (g *gen) cert(t *bcert.Template, issuer *ecdsa.PrivateKey) *bcert.Cert {
 	if g.err != nil {
 		return nil
@@ -282,13 +294,7 @@ func Generate(rand io.Reader, now time.Time) (*PKI, error) {
 	p := &PKI{Root: rootPub, RootIssuer: &Issuer{Chain: rootChain, Key: rootKey}, Models: make(map[uint32]*Issuer)}
 
 	for _, sl := range modelLevels {
-		k := g.key()
-		c := g.cert(&bcert.Template{
-			SecurityLevel: sl, Type: bcert.CertTypeIssuer,
-			Keys:         []bcert.Key{{Public: g.pub(k), Usages: []uint32{bcert.KeyUsageIssuerDevice}}},
-			Manufacturer: manufacturer(fmt.Sprintf("prsim-sl%d", sl), fmt.Sprint(sl)),
-		}, rootKey)
-		p.Models[sl] = &Issuer{Chain: rootChain.Prepend(c), Key: k}
+		p.Models[sl] = g.model(sl, fmt.Sprintf("prsim-sl%d", sl), p.RootIssuer)
 	}
 
 	signKey, encKey := g.key(), g.key()

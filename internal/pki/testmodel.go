@@ -3,6 +3,7 @@ package pki
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/prsim/prsim/internal/ecc"
@@ -20,22 +21,14 @@ func (p *PKI) NewModel(sl uint32, rand io.Reader, now time.Time) (*Issuer, error
 	if p.RootIssuer == nil || p.RootIssuer.Key == nil {
 		return nil, fmt.Errorf("pki: no root key to sign a model with")
 	}
-	switch sl {
-	case 150, 2000, 3000:
-	default:
+	if !slices.Contains(modelLevels[:], sl) {
 		return nil, fmt.Errorf("pki: no model for security level %d (want 150, 2000 or 3000)", sl)
 	}
 	g := &gen{rand: rand}
-	k := g.key()
-	c := g.cert(&bcert.Template{
-		SecurityLevel: sl, Type: bcert.CertTypeIssuer,
-		Keys:         []bcert.Key{{Public: g.pub(k), Usages: []uint32{bcert.KeyUsageIssuerDevice}}},
-		Manufacturer: manufacturer(fmt.Sprintf("prsim-sl%d-extra", sl), fmt.Sprint(sl)),
-	}, p.RootIssuer.Key)
+	m := g.model(sl, fmt.Sprintf("prsim-sl%d-extra", sl), p.RootIssuer)
 	if g.err != nil {
 		return nil, g.err
 	}
-	m := &Issuer{Chain: p.RootIssuer.Chain.Prepend(c), Key: k}
 	if err := m.Chain.Verify(bcert.VerifyOptions{Roots: []ecc.Point{p.Root}, CurrentTime: now}); err != nil {
 		return nil, fmt.Errorf("pki: the new model does not verify: %w", err)
 	}

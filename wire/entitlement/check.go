@@ -44,6 +44,12 @@ type Key struct {
 	UsagePolicy string
 }
 
+// String and GoString withhold the key; see [Message.String].
+func (k Key) String() string {
+	return "entitlement.Key{usage policy " + quote(k.UsagePolicy) + ", value withheld}"
+}
+func (k Key) GoString() string { return k.String() }
+
 // Terms are the license section's checked values: nil times are unset;
 // End is the earlier of expiration_datetime and now + duration.
 type Terms struct {
@@ -67,6 +73,11 @@ func (m *Message) Key(id kid.ID) (Key, bool) {
 
 // Terms returns the checked license section.
 func (m *Message) Terms() Terms { return m.terms }
+
+// Subject returns the "sub" claim of the token [Verify] checked (the
+// account the entitlement is for), "" when absent or when the message was
+// parsed alone.
+func (m *Message) Subject() string { return m.subject }
 
 func checkPolicies(ps []UsagePolicy) (map[string]Usage, error) {
 	out := make(map[string]Usage, len(ps))

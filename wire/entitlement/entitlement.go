@@ -206,7 +206,12 @@ func Verify(token string, keys map[string][]byte, now time.Time) (*Message, erro
 	if len(c.Message) == 0 || string(c.Message) == "null" {
 		return nil, invalid("claim message is missing")
 	}
-	return ParseMessage(c.Message, now)
+	m, err := ParseMessage(c.Message, now)
+	if err != nil {
+		return nil, err
+	}
+	m.subject = c.Subject
+	return m, nil
 }
 
 // ParseMessage decodes the message claim b and checks it: its shape

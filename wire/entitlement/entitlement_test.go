@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -90,6 +91,7 @@ func TestSignVerify(t *testing.T) {
 	require.Equal(t, uint16(3000), u.MinSecurityLevel)
 	require.Equal(t, uint32(2), *u.SourceID)
 	require.True(t, got.Terms().Persist)
+	require.Empty(t, got.Subject(), "no sub claim")
 
 	badMsg, err := entitlement.Sign([]byte(`{"type":"entitlement_message","version":2,"bogus":1}`), commKeyID, commKey, now, time.Minute)
 	require.NoError(t, err)
@@ -123,11 +125,13 @@ func TestSignClaimsDates(t *testing.T) {
 	v := 1
 	c := entitlement.Claims{Version: &v, ComKeyID: commKeyID, Message: seed004(t),
 		BeginDate: now.Add(-time.Minute).Format(time.RFC3339), ExpirationDate: now.Add(time.Minute).Format(time.RFC3339)}
+	c.Subject = "account-7"
 	tok, err := entitlement.SignClaims(c, commKey)
 	require.NoError(t, err)
 	keys := map[string][]byte{commKeyID: commKey}
-	_, err = entitlement.Verify(tok, keys, now)
+	m, err := entitlement.Verify(tok, keys, now)
 	require.NoError(t, err)
+	require.Equal(t, "account-7", m.Subject(), "Verify keeps the sub claim (the server's stream account)")
 	_, err = entitlement.Verify(tok, keys, now.Add(2*time.Minute))
 	require.ErrorContains(t, err, "(expiration_date; server time")
 	_, err = entitlement.Verify(tok, keys, now.Add(-2*time.Minute))
@@ -149,4 +153,27 @@ func TestParseCommKey(t *testing.T) {
 	require.Error(t, err)
 	_, err = entitlement.Sign([]byte("{}"), commKeyID, commKey[:8], time.Now(), time.Minute)
 	require.Error(t, err)
+}
+
+// A message, its inline keys and its checked keys carry clear content keys:
+// no format verb prints them.
+func TestFormatWithholdsKeys(t *testing.T) {
+	id := kid.MustParse("40000000-4000-4000-4000-400000000003")
+	secret := bytes.Repeat([]byte{0x5A}, 16)
+	b64 := base64.StdEncoding.EncodeToString(secret)
+	raw, err := json.Marshal(entitlement.Message{Type: entitlement.MessageType, Version: entitlement.MessageVersion,
+		ContentKeysSource: &entitlement.KeysSource{Inline: []entitlement.InlineKey{{ID: id.String(), Key: b64}}}})
+	require.NoError(t, err)
+	m, err := entitlement.ParseMessage(raw, now)
+	require.NoError(t, err)
+	k, ok := m.Key(id)
+	require.True(t, ok)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{m, *m, m.ContentKeysSource.Inline, k} {
+			s := fmt.Sprintf(verb, v)
+			require.NotContains(t, s, b64, verb)
+			require.NotContains(t, s, "90 90 90", verb) // 0x5A bytes in decimal
+			require.NotContains(t, s, "0x5a", verb)
+		}
+	}
 }

@@ -21,9 +21,10 @@ type Message struct {
 	Session           json.RawMessage `json:"session,omitempty"`
 
 	// Filled by a successful parse: the checked forms the accessors return.
-	usages map[string]Usage
-	keys   map[kid.ID]Key
-	terms  Terms
+	usages  map[string]Usage
+	keys    map[kid.ID]Key
+	terms   Terms
+	subject string // the verified token's "sub" claim (Verify only)
 }
 
 // Type and Version are the values a v2 message carries.
@@ -120,3 +121,14 @@ type FairPlay struct {
 	AllowAirPlay   *bool   `json:"allow_airplay,omitempty"`
 	AllowAVAdapter *bool   `json:"allow_av_adapter,omitempty"`
 }
+
+// String and GoString keep the inline content keys out of %v, %+v and %#v
+// (a Message, a Key and an InlineKey carry clear content keys).
+func (m Message) String() string   { return "entitlement.Message{keys withheld}" }
+func (m Message) GoString() string { return m.String() }
+
+// String and GoString withhold the key; see [Message.String].
+func (k InlineKey) String() string {
+	return "entitlement.InlineKey{id " + quote(k.ID) + ", key withheld}"
+}
+func (k InlineKey) GoString() string { return k.String() }

@@ -279,16 +279,8 @@ func (p *ParsedChallenge) parseLA(la *node, raw []byte) error {
 		return err
 	}
 
-	if n, err = la.child("CLIENTINFO"); err != nil {
+	if p.ClientVersion, err = clientVersion(la); err != nil {
 		return err
-	} else if n != nil {
-		cv, err := n.child("CLIENTVERSION")
-		if err != nil {
-			return err
-		}
-		if cv != nil {
-			p.ClientVersion = string(cv.text)
-		}
 	}
 
 	if n, err = la.child("RevocationLists"); err != nil {

@@ -1,7 +1,6 @@
 package soap
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -87,12 +86,7 @@ func FuzzParseSecureStopResponse(f *testing.F) {
 		ack, err := ParseSecureStopResponse(b)
 		if err != nil {
 			require.Nil(t, ack)
-			var fault *Fault
-			if errors.As(err, &fault) {
-				again, err := ParseFault(BuildFault(fault))
-				require.NoError(t, err)
-				require.Equal(t, fault, again)
-			}
+			requireFaultRoundTrip(t, err)
 			return
 		}
 		msg := BuildSecureStopResponse(ack)
@@ -111,6 +105,7 @@ func FuzzParseLicenseAckResponse(f *testing.F) {
 		tid, err := parseLicenseAckResponse(b)
 		if err != nil {
 			require.Empty(t, tid)
+			requireFaultRoundTrip(t, err)
 			return
 		}
 		require.NoError(t, ParseLicenseAckResponse(b))

@@ -83,12 +83,7 @@ func FuzzParseResponse(f *testing.F) {
 		p, err := ParseResponse(b)
 		if err != nil {
 			require.Nil(t, p)
-			var fault *Fault
-			if errors.As(err, &fault) {
-				again, err := ParseFault(BuildFault(fault))
-				require.NoError(t, err)
-				require.Equal(t, fault, again)
-			}
+			requireFaultRoundTrip(t, err)
 			return
 		}
 		require.Equal(t, b, p.Bytes())
@@ -105,6 +100,18 @@ func FuzzParseResponse(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, msg, again, "response encoding is canonical")
 	})
+}
+
+// requireFaultRoundTrip checks that a fault a response parser returned as
+// its error re-encodes to the same fault.
+func requireFaultRoundTrip(t *testing.T, err error) {
+	t.Helper()
+	var fault *Fault
+	if errors.As(err, &fault) {
+		again, err := ParseFault(BuildFault(fault))
+		require.NoError(t, err)
+		require.Equal(t, fault, again)
+	}
 }
 
 func FuzzParseFault(f *testing.F) {

@@ -280,8 +280,8 @@ func openData(encKey ecc.Ciphertext, encData []byte, decrypt func(ecc.Ciphertext
 	return plain[:len(plain)-pad], nil
 }
 
-// parseDataChild parses a decrypted <Data> plaintext and returns the
-// base64 payload of its single child named name (non-empty).
+// dataField returns the base64 payload (non-empty) of root's child name,
+// root being a decrypted <Data> element.
 func dataField(root *node, name string) ([]byte, error) {
 	n, err := root.must(name, drm.ErrSOAPXMLXMLFormat)
 	if err != nil {

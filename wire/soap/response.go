@@ -125,19 +125,9 @@ func ParseResponse(body []byte) (*ParsedResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, err := checkEnvelope(root)
+	op, err := responseOp(root, "AcquireLicenseResponse", "an AcquireLicenseResponse")
 	if err != nil {
 		return nil, err
-	}
-	if op.name.Local == "Fault" && op.name.Space == root.name.Space {
-		f, err := faultFromNode(op)
-		if err != nil {
-			return nil, err
-		}
-		return nil, f
-	}
-	if !op.is(NSProtocols, "AcquireLicenseResponse") {
-		return nil, errf(drm.ErrSOAPXMLWrongMessageType, "body is not an AcquireLicenseResponse")
 	}
 	resp, lr, err := signedPart(op, "AcquireLicenseResult", "Response", "LicenseResponse")
 	if err != nil {

@@ -264,6 +264,24 @@ func parseResponseBody(body []byte, op, result string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	o, err := responseOp(root, op, "a "+op)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := o.path(drm.ErrSOAPXMLXMLFormat, result, "Response")
+	if err != nil {
+		return nil, err
+	}
+	if !resp.is(nsMessages, "Response") {
+		return nil, formatErr("Response is not in the messages namespace")
+	}
+	return resp, nil
+}
+
+// responseOp returns the operation element op of a parsed response
+// envelope, or the *[Fault] it carries as the error; what names op in the
+// wrong-message error ("body is not " + what).
+func responseOp(root *node, op, what string) (*node, error) {
 	o, err := checkEnvelope(root)
 	if err != nil {
 		return nil, err
@@ -276,14 +294,7 @@ func parseResponseBody(body []byte, op, result string) (*node, error) {
 		return nil, f
 	}
 	if !o.is(NSProtocols, op) {
-		return nil, errf(drm.ErrSOAPXMLWrongMessageType, "body is not a %s", op)
+		return nil, errf(drm.ErrSOAPXMLWrongMessageType, "body is not %s", what)
 	}
-	resp, err := o.path(drm.ErrSOAPXMLXMLFormat, result, "Response")
-	if err != nil {
-		return nil, err
-	}
-	if !resp.is(nsMessages, "Response") {
-		return nil, formatErr("Response is not in the messages namespace")
-	}
-	return resp, nil
+	return o, nil
 }
