@@ -255,6 +255,14 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 // requireJSON: commands whose contract is JSON-only still accept the flag.
+// devFlags adds what every command on one device takes: --dev DIR
+// (required) and --json.
+func devFlags(c *cobra.Command, dev *string, json *bool) {
+	c.Flags().StringVar(dev, "dev", "", "device directory (required)")
+	c.Flags().BoolVar(json, "json", false, "print JSON")
+	_ = c.MarkFlagRequired("dev")
+}
+
 func noArgs(_ *cobra.Command, args []string) error {
 	if len(args) != 0 {
 		return usagef("unexpected argument %q", args[0])

@@ -51,9 +51,7 @@ func newClockStatusCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
+	devFlags(c, &o.dev, &o.json)
 	return c
 }
 
@@ -126,10 +124,8 @@ func newClockSyncCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
+	devFlags(c, &o.dev, &o.json)
 	c.Flags().StringVar(&o.url, "url", "", "license server URL (default: the only server the device's store knows)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
 	return c
 }
 
@@ -199,10 +195,8 @@ func newDeviceSetTimeCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
+	devFlags(c, &o.dev, &o.json)
 	c.Flags().StringVar(&o.time, "time", "", "new wall clock time (RFC 3339), or a move from the current one: +DURATION or -DURATION, e.g. -2h (required)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
 	_ = c.MarkFlagRequired("time")
 	return c
 }
@@ -269,10 +263,8 @@ func newDeviceAdvanceTPMClockCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
+	devFlags(c, &o.dev, &o.json)
 	c.Flags().DurationVar(&o.by, "by", 0, "how far to move the TPM Clock forward, e.g. 90m (required)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
 	_ = c.MarkFlagRequired("by")
 	return c
 }

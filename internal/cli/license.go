@@ -334,8 +334,6 @@ func newLicenseListCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
+	devFlags(c, &o.dev, &o.json)
 	return c
 }

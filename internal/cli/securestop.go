@@ -86,9 +86,7 @@ func newSecureStopListCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
+	devFlags(c, &o.dev, &o.json)
 	return c
 }
 
@@ -144,9 +142,7 @@ func newSecureStopSendCmd() *cobra.Command {
 			})
 		},
 	}
-	c.Flags().StringVar(&o.dev, "dev", "", "device directory (required)")
+	devFlags(c, &o.dev, &o.json)
 	c.Flags().StringVar(&o.url, "url", "", "license server URL (default: the only server the device's store knows)")
-	c.Flags().BoolVar(&o.json, "json", false, "print JSON")
-	_ = c.MarkFlagRequired("dev")
 	return c
 }
